@@ -1,0 +1,279 @@
+"""Configuration: TOML file → frozen, typed settings.
+
+Lookup order: ``--config PATH``, then ``$NASHRA_CONFIG``, then ``./config.toml``, then the
+built-in defaults (which ``config.example.toml`` documents, and a test keeps them equal).
+Secrets come from the environment: ``$NASHRA_TELEGRAM_TOKEN`` overrides ``telegram.token``.
+Every problem raises :class:`ConfigError` naming the key, e.g.
+``config: fetch.timeout_seconds must be > 0, got -3``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from bot import PROJECT_URL, __version__
+from bot.errors import ConfigError
+
+TOKEN_ENV = "NASHRA_TELEGRAM_TOKEN"
+CONFIG_ENV = "NASHRA_CONFIG"
+DEFAULT_USER_AGENT = f"Nashra/{__version__} (+{PROJECT_URL})"
+_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token: str = field(default="", repr=False)
+    api_base_url: str = "https://api.telegram.org/bot"
+    admins: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    path: str = "data/nashra.db"
+
+
+@dataclass(frozen=True)
+class TranslationSettings:
+    source: str = "ar"
+    target: str = "en"
+    model: str = ""
+    models_dir: str = ""
+    beam_size: int = 4
+    threads: int = 0
+    max_batch_tokens: int = 1024
+
+
+@dataclass(frozen=True)
+class FetchSettingsConfig:
+    interval_minutes: int = 10
+    timeout_seconds: float = 20.0
+    max_bytes: int = 5_000_000
+    concurrency: int = 8
+    per_host: int = 2
+    user_agent: str = DEFAULT_USER_AGENT
+    max_entries: int = 50
+    min_text_chars: int = 500
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    times: tuple[str, ...] = ("08:00", "20:00")
+    timezone: str = "UTC"
+    max_items: int = 10
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    url: str
+    name: str
+
+
+DEFAULT_FEEDS: tuple[FeedConfig, ...] = (
+    FeedConfig(
+        "https://www.aljazeera.net/aljazeerarss/a7c186be-1baa-4bd4-9d80-a84db769f779/"
+        "73d0e1b4-532f-45ef-b135-bfdff8b8cab9",
+        "الجزيرة نت",
+    ),
+    FeedConfig("https://feeds.bbci.co.uk/arabic/rss.xml", "BBC عربي"),
+    FeedConfig("https://www.france24.com/ar/rss", "فرانس 24"),
+    FeedConfig("https://rss.dw.com/rdf/rss-ar-all", "DW عربية"),
+    FeedConfig("https://arabic.rt.com/rss/", "RT Arabic"),
+    FeedConfig("https://www.skynewsarabia.com/web/rss", "سكاي نيوز عربية"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    telegram: TelegramSettings = TelegramSettings()
+    storage: StorageSettings = StorageSettings()
+    translation: TranslationSettings = TranslationSettings()
+    fetch: FetchSettingsConfig = FetchSettingsConfig()
+    digest: DigestSettings = DigestSettings()
+    feeds: tuple[FeedConfig, ...] = DEFAULT_FEEDS
+    source_path: str | None = None
+
+    @property
+    def database_path(self) -> Path:
+        return Path(self.storage.path)
+
+    @property
+    def models_path(self) -> Path:
+        """Nashra's own model folder: beside the database unless configured."""
+        if self.translation.models_dir:
+            return Path(self.translation.models_dir)
+        return self.database_path.parent / "models"
+
+
+_SECTIONS: dict[str, type] = {
+    "telegram": TelegramSettings,
+    "storage": StorageSettings,
+    "translation": TranslationSettings,
+    "fetch": FetchSettingsConfig,
+    "digest": DigestSettings,
+}
+
+
+def _positive(value: Any) -> str | None:
+    return None if value > 0 else f"must be > 0, got {value}"
+
+
+def _non_negative(value: Any) -> str | None:
+    return None if value >= 0 else f"must be >= 0, got {value}"
+
+
+def _timezone(value: Any) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"must be an IANA timezone name such as Europe/Berlin, got {value!r}"
+    return None
+
+
+def _times(value: Any) -> str | None:
+    bad = [t for t in value if not _TIME.match(t)]
+    if bad or not value:
+        return f"must be a non-empty list of HH:MM times, got {list(value)!r}"
+    return None
+
+
+def _url(value: Any) -> str | None:
+    if re.match(r"^https?://[^\s/]+", value):
+        return None
+    return f"must be an http(s) URL, got {value!r}"
+
+
+def _max_items(value: Any) -> str | None:
+    return None if 1 <= value <= 30 else f"must be between 1 and 30, got {value}"
+
+
+_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "telegram.api_base_url": _url,
+    "translation.beam_size": _positive,
+    "translation.threads": _non_negative,
+    "translation.max_batch_tokens": _positive,
+    "fetch.interval_minutes": _positive,
+    "fetch.timeout_seconds": _positive,
+    "fetch.max_bytes": _positive,
+    "fetch.concurrency": _positive,
+    "fetch.per_host": _positive,
+    "fetch.max_entries": _positive,
+    "fetch.min_text_chars": _non_negative,
+    "digest.times": _times,
+    "digest.timezone": _timezone,
+    "digest.max_items": _max_items,
+}
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    """Check ``value`` has the type of ``default`` (ints accepted for floats)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        ok = isinstance(value, bool) and isinstance(default, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, int | float)
+    elif isinstance(default, tuple):
+        ok = isinstance(value, list)
+        value = tuple(value) if ok else value
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise ConfigError(f"{key} must be {_type_name(default)}, got {value!r}")
+    return value
+
+
+def _type_name(default: Any) -> str:
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+             tuple: "a list"}
+    return names.get(type(default), type(default).__name__)
+
+
+def _build_section(name: str, cls: type, raw: Any) -> Any:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"[{name}] must be a table")
+    defaults = cls()
+    known = {f.name for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        dotted = f"{name}.{key}"
+        if key not in known:
+            raise ConfigError(f"unknown key {dotted}")
+        values[key] = _coerce(dotted, value, getattr(defaults, key))
+        problem = _CHECKS.get(dotted, lambda _v: None)(values[key])
+        if problem:
+            raise ConfigError(f"{dotted} {problem}")
+    if name == "telegram" and "admins" in values:
+        if not all(isinstance(a, int) and not isinstance(a, bool) for a in values["admins"]):
+            raise ConfigError("telegram.admins must be a list of Telegram user ids (integers)")
+    return replace(defaults, **values)
+
+
+def _build_feeds(raw: Any) -> tuple[FeedConfig, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError("feeds must be an array of tables ([[feeds]])")
+    feeds = []
+    for index, item in enumerate(raw):
+        where = f"feeds[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where} must be a table with url and name")
+        unknown = set(item) - {"url", "name"}
+        if unknown:
+            raise ConfigError(f"unknown key {where}.{sorted(unknown)[0]}")
+        url, name = item.get("url"), item.get("name", "")
+        if not isinstance(url, str) or _url(url):
+            raise ConfigError(f"{where}.url must be an http(s) URL, got {url!r}")
+        if not isinstance(name, str):
+            raise ConfigError(f"{where}.name must be a string, got {name!r}")
+        feeds.append(FeedConfig(url=url, name=name or url))
+    return tuple(feeds)
+
+
+def settings_from_mapping(raw: Mapping[str, Any], source_path: str | None = None) -> Settings:
+    """Build validated settings from a parsed TOML document."""
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name == "feeds":
+            sections["feeds"] = _build_feeds(value)
+        elif name in _SECTIONS:
+            sections[name] = _build_section(name, _SECTIONS[name], value)
+        else:
+            raise ConfigError(f"unknown section [{name}]")
+    return Settings(**sections, source_path=source_path)
+
+
+def _apply_env(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    token = environ.get(TOKEN_ENV)
+    if token:
+        settings = replace(settings, telegram=replace(settings.telegram, token=token.strip()))
+    return settings
+
+
+def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> Path | None:
+    """The config file to read, by the documented lookup order; None means defaults."""
+    if explicit:
+        return Path(explicit)
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    local = Path("config.toml")
+    return local if local.exists() else None
+
+
+def load_settings(explicit: str | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Load settings by the lookup order, apply environment overrides and validate."""
+    environ = os.environ if environ is None else environ
+    path = find_config_file(explicit, environ)
+    if path is None:
+        return _apply_env(Settings(), environ)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return _apply_env(settings_from_mapping(raw, source_path=str(path)), environ)

@@ -1,0 +1,107 @@
+"""Plain data passed between stages. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """One HTTP response as the fetch stage hands it on.
+
+    ``not_modified`` is True for a 304; then ``body`` is empty and nothing needs parsing.
+    ``url`` is the final URL after redirects; header names are lower-case.
+    """
+
+    url: str
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item of a feed, normalised by the parse stage.
+
+    ``key`` is the stable identity used for dedupe (GUID, else canonical link, else a hash of
+    title and date). ``text`` is plain text with paragraphs separated by blank lines; it may be
+    only a summary. ``published`` is timezone-aware UTC.
+    """
+
+    key: str
+    url: str
+    canonical_url: str
+    title: str
+    text: str
+    published: datetime
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """What the parse stage found in a feed document."""
+
+    title: str
+    entries: list[Entry] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Translation:
+    """A translated text: its sentences in order, and which of them came from the cache."""
+
+    text: str
+    sentences: list[str]
+    cache_hits: int = 0
+    untranslated: int = 0
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """An installed Argos package as Nashra uses it."""
+
+    id: str              # stable id stored with articles and the cache, e.g. "ar-en@1.0"
+    source: str
+    target: str
+    version: str
+    path: str
+    size_bytes: int = 0
+
+
+@dataclass
+class Article:
+    """An article ready to store: original text plus its translation."""
+
+    feed_id: int
+    key: str
+    url: str
+    canonical_url: str
+    published: datetime
+    fetched: datetime
+    language: str
+    title_original: str
+    text_original: str
+    title_translated: str = ""
+    text_translated: str = ""
+    lead: str = ""
+    model: str = ""
+    untranslated: bool = False   # not in the source language, or the model failed on it
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """A feed as the store knows it: identity, conditional-GET validators and health."""
+
+    id: int
+    url: str
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_fetched: datetime | None = None
+    next_check: datetime | None = None
+    error_count: int = 0
+    last_error: str | None = None
+    article_count: int = 0

@@ -1,0 +1,71 @@
+"""Ordered schema migrations. Append new steps; never edit a released one.
+
+Plain SQL that PostgreSQL also understands, except the FTS5 table and its triggers, which are
+SQLite's full-text index and stay confined to the last statements of step 1.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: feeds, articles, translation cache, full-text index
+    """
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        last_fetched TEXT,
+        next_check TEXT,
+        error_count INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        entry_key TEXT NOT NULL,
+        url TEXT NOT NULL,
+        canonical_url TEXT NOT NULL UNIQUE,
+        published TEXT NOT NULL,
+        fetched TEXT NOT NULL,
+        language TEXT NOT NULL,
+        title_original TEXT NOT NULL,
+        text_original TEXT NOT NULL,
+        title_translated TEXT NOT NULL,
+        text_translated TEXT NOT NULL,
+        lead TEXT NOT NULL,
+        model TEXT NOT NULL,
+        untranslated INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (feed_id, entry_key)
+    );
+    CREATE INDEX articles_published ON articles (published);
+    CREATE TABLE translation_cache (
+        model TEXT NOT NULL,
+        source TEXT NOT NULL,
+        translation TEXT NOT NULL,
+        created TEXT NOT NULL,
+        PRIMARY KEY (model, source)
+    );
+    CREATE VIRTUAL TABLE articles_fts USING fts5 (
+        title_translated, text_translated, title_original, text_original,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN
+        INSERT INTO articles_fts (rowid, title_translated, text_translated,
+                                  title_original, text_original)
+        VALUES (new.id, new.title_translated, new.text_translated,
+                nashra_fold(new.title_original), nashra_fold(new.text_original));
+    END;
+    CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN
+        DELETE FROM articles_fts WHERE rowid = old.id;
+    END;
+    CREATE TRIGGER articles_fts_update AFTER UPDATE ON articles BEGIN
+        DELETE FROM articles_fts WHERE rowid = old.id;
+        INSERT INTO articles_fts (rowid, title_translated, text_translated,
+                                  title_original, text_original)
+        VALUES (new.id, new.title_translated, new.text_translated,
+                nashra_fold(new.title_original), nashra_fold(new.text_original));
+    END;
+    """,
+)

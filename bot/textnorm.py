@@ -1,0 +1,148 @@
+"""Arabic text normalisation shared by translate, store and search."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Harakat, Quranic marks and superscript alef: what "with or without diacritics" is about.
+_TASHKEEL = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
+_TATWEEL = "\u0640"
+_LETTER_MAP = str.maketrans({
+    "\u0622": "\u0627",  # alef with madda  -> alef
+    "\u0623": "\u0627",  # alef with hamza above
+    "\u0625": "\u0627",  # alef with hamza below
+    "\u0671": "\u0627",  # alef wasla
+    "\u0649": "\u064a",  # alef maqsura -> ya
+    "\u0629": "\u0647",  # ta marbuta -> ha
+})
+_ARABIC_LETTER = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
+_LETTER = re.compile(r"[^\W\d_]")
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_arabic(text: str) -> str:
+    """Fold the spelling variants of Arabic so that search matches regardless of them.
+
+    Strips tashkeel and tatweel, unifies alef forms, alef maqsura/ya and ta marbuta/ha.
+    Non-Arabic text passes through unchanged apart from NFKC.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    text = _TASHKEEL.sub("", text).replace(_TATWEEL, "")
+    return text.translate(_LETTER_MAP)
+
+
+def normalize_sentence(text: str) -> str:
+    """The cache key form of a sentence: NFC, no tatweel, single spaces, trimmed.
+
+    Deliberately milder than :func:`normalize_arabic`: diacritics can change meaning, so two
+    sentences differing in them are translated separately.
+    """
+    text = unicodedata.normalize("NFC", text).replace(_TATWEEL, "")
+    return _SPACES.sub(" ", text).strip()
+
+
+def arabic_ratio(text: str) -> float:
+    """Share of letters in ``text`` that are Arabic script (0.0 when it has no letters)."""
+    letters = _LETTER.findall(text)
+    if not letters:
+        return 0.0
+    arabic = sum(1 for ch in letters if _ARABIC_LETTER.match(ch))
+    return arabic / len(letters)
+
+
+# --- sentence and paragraph splitting ---------------------------------------------------------
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0]*\n\s*")
+# A run of terminal punctuation, with any closing quotes or brackets, followed by whitespace.
+_TERMINATOR = re.compile("[.!?\u061f\u2026]+[\"'\u00bb\u201d\u2019)\\]]*(?=\\s)")
+_ARABIC_SEMICOLON = "\u061b"
+# Latin abbreviations that end in a dot mid-sentence in English news quoted in Arabic feeds.
+_ABBREVIATIONS = frozenset({
+    "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "no", "gen", "col", "lt", "sgt",
+    "capt", "gov", "sen", "rep", "inc", "ltd", "co", "corp", "jan", "feb", "mar", "apr", "jun",
+    "jul", "aug", "sep", "sept", "oct", "nov", "dec", "approx", "e.g", "i.e",
+})
+# Preferred chunking points for over-long pieces, best first.
+_CHUNK_MARKS = (_ARABIC_SEMICOLON, ";", "\u060c", ",", " ")
+_OPENERS = "\"'\u00ab\u201c\u2018(["
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Split ``text`` at blank lines into trimmed, non-empty paragraphs."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return [p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
+
+
+def split_sentences(text: str, max_chars: int = 400) -> list[str]:
+    """Split Arabic (or English) text into sentences no longer than ``max_chars``.
+
+    Boundaries are . ! ? ؟ followed by whitespace, and line breaks. Decimals (3.5), single
+    letter abbreviations and initials (د. أ. J.), dotted forms (U.S.) and ellipses do not end a
+    sentence. A long sentence is also cut at ؛, and anything still longer than ``max_chars``
+    is chunked at ؛ ; ، , or spaces, because the model truncates over-long input.
+    """
+    sentences: list[str] = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        for sentence in _split_line(line):
+            for piece in _split_semicolons(sentence, max_chars // 2):
+                sentences.extend(_chunk(piece, max_chars))
+    return sentences
+
+
+def _split_line(line: str) -> list[str]:
+    pieces: list[str] = []
+    start = 0
+    for match in _TERMINATOR.finditer(line):
+        if _is_boundary(line, start, match):
+            pieces.append(line[start:match.end()])
+            start = match.end()
+    pieces.append(line[start:])
+    return [p.strip() for p in pieces if p.strip()]
+
+
+def _is_boundary(line: str, start: int, match: re.Match[str]) -> bool:
+    punct = match.group().rstrip("\"'\u00bb\u201d\u2019)]")
+    if "!" in punct or "?" in punct or "\u061f" in punct:
+        return True
+    if len(punct) > 1 or "\u2026" in punct:
+        return False  # an ellipsis: the sentence usually goes on (omitted words in a quote)
+    words = line[start:match.start()].split()
+    if not words:
+        return False
+    word = words[-1].lstrip(_OPENERS).replace(_TATWEEL, "")
+    if len(word) == 1 and word.isalpha():
+        return False  # an initial or a one-letter Arabic abbreviation: د. أ. م. J.
+    if "." in word or word.lower() in _ABBREVIATIONS:
+        return False  # U.S. / ق.م / Dr.
+    # "1. " opening a line is a list number, not the end of a sentence.
+    return not (word.isdigit() and len(words) == 1)
+
+
+def _split_semicolons(sentence: str, long_chars: int) -> list[str]:
+    if len(sentence) <= long_chars or _ARABIC_SEMICOLON not in sentence:
+        return [sentence]
+    parts = sentence.split(_ARABIC_SEMICOLON)
+    pieces = [p.strip() + _ARABIC_SEMICOLON for p in parts[:-1]] + [parts[-1].strip()]
+    return [p for p in pieces if p.strip(_ARABIC_SEMICOLON + " ")]
+
+
+def _chunk(piece: str, max_chars: int) -> list[str]:
+    chunks: list[str] = []
+    while len(piece) > max_chars:
+        cut = _chunk_point(piece, max_chars)
+        chunks.append(piece[:cut].strip())
+        piece = piece[cut:].strip()
+    if piece:
+        chunks.append(piece)
+    return chunks
+
+
+def _chunk_point(piece: str, max_chars: int) -> int:
+    # Do not cut in the first third: tiny fragments translate worse than a long sentence.
+    floor = max_chars // 3
+    for mark in _CHUNK_MARKS:
+        at = piece.rfind(mark, floor, max_chars)
+        if at > 0:
+            return at + len(mark)
+    return max_chars

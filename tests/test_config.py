@@ -1,0 +1,106 @@
+"""Configuration: the example file, lookup order, validation and secrets."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bot.config import (
+    Settings,
+    load_settings,
+    settings_from_mapping,
+)
+from bot.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+
+
+def test_example_file_equals_builtin_defaults() -> None:
+    raw = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    from_example = settings_from_mapping(raw)
+    assert from_example == Settings()
+
+
+def test_example_file_documents_every_key() -> None:
+    raw = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    defaults = Settings()
+    for section in ("telegram", "storage", "translation", "fetch", "digest"):
+        fields = {f.name for f in dataclasses.fields(getattr(defaults, section))}
+        assert set(raw[section]) == fields, section
+    assert len(raw["feeds"]) >= 5
+    assert all(feed["url"].startswith("https://") and feed["name"] for feed in raw["feeds"])
+
+
+def test_example_keys_each_have_a_comment() -> None:
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    for index, line in enumerate(lines):
+        if "=" in line and not line.startswith(("#", "url", "name")):
+            above = lines[index - 1]
+            assert above.startswith("#") or "=" in above, f"undocumented: {line}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"fetch": {"timeout_seconds": -3}}, "config: fetch.timeout_seconds must be > 0, got -3"),
+        ({"fetch": {"bogus": 1}}, "config: unknown key fetch.bogus"),
+        ({"nope": {}}, "config: unknown section [nope]"),
+        ({"digest": {"timezone": "Mars/Olympus"}}, "config: digest.timezone must be an IANA"),
+        ({"digest": {"times": ["8am"]}}, "config: digest.times must be a non-empty list"),
+        ({"digest": {"max_items": 0}}, "config: digest.max_items must be between 1 and 30"),
+        ({"translation": {"beam_size": "4"}}, "config: translation.beam_size must be an integer"),
+        ({"telegram": {"admins": ["bob"]}}, "config: telegram.admins must be a list"),
+        ({"feeds": [{"url": "ftp://x"}]}, "config: feeds[0].url must be an http(s) URL"),
+        ({"feeds": [{"url": "https://x", "nam": "y"}]}, "config: unknown key feeds[0].nam"),
+    ],
+)
+def test_bad_values_name_the_key(raw: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping(raw)
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(environ={}).source_path is None
+    (tmp_path / "config.toml").write_text('[storage]\npath = "local.db"\n')
+    assert load_settings(environ={}).storage.path == "local.db"
+    env_file = tmp_path / "env.toml"
+    env_file.write_text('[storage]\npath = "env.db"\n')
+    assert load_settings(environ={"NASHRA_CONFIG": str(env_file)}).storage.path == "env.db"
+    explicit = tmp_path / "explicit.toml"
+    explicit.write_text('[storage]\npath = "explicit.db"\n')
+    settings = load_settings(str(explicit), environ={"NASHRA_CONFIG": str(env_file)})
+    assert settings.storage.path == "explicit.db"
+
+
+def test_partial_file_keeps_other_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[fetch]\ntimeout_seconds = 5\n[[feeds]]\nurl = "http://127.0.0.1/f"\n')
+    settings = load_settings(str(path), environ={})
+    assert settings.fetch.timeout_seconds == 5
+    assert settings.fetch.max_bytes == 5_000_000
+    assert settings.feeds[0].name == "http://127.0.0.1/f"
+    assert settings.models_path == Path("data/models")
+
+
+def test_token_from_environment_and_never_in_repr(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[telegram]\ntoken = "111:file-secret"\n')
+    settings = load_settings(str(path), environ={"NASHRA_TELEGRAM_TOKEN": "222:env-secret"})
+    assert settings.telegram.token == "222:env-secret"
+    assert "env-secret" not in repr(settings)
+    assert "env-secret" not in str(settings.telegram)
+
+
+def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[fetch\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(str(broken), environ={})
+    with pytest.raises(ConfigError, match="file not found"):
+        load_settings(str(tmp_path / "absent.toml"), environ={})
