@@ -207,9 +207,9 @@ def _build_section(name: str, cls: type, raw: Any) -> Any:
         problem = _CHECKS.get(dotted, lambda _v: None)(values[key])
         if problem:
             raise ConfigError(f"{dotted} {problem}")
-    if name == "telegram" and "admins" in values:
-        if not all(isinstance(a, int) and not isinstance(a, bool) for a in values["admins"]):
-            raise ConfigError("telegram.admins must be a list of Telegram user ids (integers)")
+    admins = values.get("admins", ()) if name == "telegram" else ()
+    if not all(isinstance(a, int) and not isinstance(a, bool) for a in admins):
+        raise ConfigError("telegram.admins must be a list of Telegram user ids (integers)")
     return replace(defaults, **values)
 
 

@@ -8,14 +8,17 @@ Arabic is folded like the index (tashkeel, tatweel, alef forms, ya, ta marbuta).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.store import SearchRow, Store
-from bot.textnorm import normalize_arabic
+from bot.store.sqlite import HIGHLIGHT_END, HIGHLIGHT_START
+from bot.textnorm import arabic_ratio, normalize_arabic
 
 MAX_QUERY_CHARS = 256
 MAX_TERMS = 12
+SNIPPET_WORDS = 18
 _PHRASE = re.compile(r'"([^"]*)"')
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -77,4 +80,35 @@ def search(store: Store, text: str, *, limit: int = 10, offset: int = 0,
     if len(query.terms) > 1 and not store.search_articles(match, limit=1, now=now):
         match, matched_all = query.match_any(), False
     rows = store.search_articles(match, limit=limit + 1, offset=offset, now=now)
-    return SearchPage(text, rows[:limit], offset, limit, len(rows) > limit, matched_all)
+    hits = [_readable_snippet(row, query) for row in rows[:limit]]
+    return SearchPage(text, hits, offset, limit, len(rows) > limit, matched_all)
+
+
+def _readable_snippet(row: SearchRow, query: SearchQuery) -> SearchRow:
+    """The index holds folded Arabic; show a snippet cut from the original text instead."""
+    if arabic_ratio(row.snippet) < 0.5:
+        return row
+    words = {word for term in query.terms for word in term}
+    for original in (row.article.title_original, row.article.text_original):
+        snippet = arabic_snippet(original, words)
+        if snippet:
+            return replace(row, snippet=snippet)
+    return row
+
+
+def arabic_snippet(text: str, words: set[str] | Sequence[str],
+                   width: int = SNIPPET_WORDS) -> str | None:
+    """A window of ``text`` around the first matching word, matches wrapped in markers."""
+    tokens = text.split()
+    wanted = set(words)
+    matches = [i for i, token in enumerate(tokens)
+               if wanted & set(_WORD.findall(normalize_arabic(token).lower()))]
+    if not matches:
+        return None
+    start = max(0, min(matches[0] - width // 3, len(tokens) - width))
+    window = tokens[start:start + width]
+    shown = [f"{HIGHLIGHT_START}{token}{HIGHLIGHT_END}" if start + i in matches else token
+             for i, token in enumerate(window)]
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if start + width < len(tokens) else ""
+    return prefix + " ".join(shown) + suffix

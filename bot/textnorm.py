@@ -63,6 +63,8 @@ _ABBREVIATIONS = frozenset({
     "capt", "gov", "sen", "rep", "inc", "ltd", "co", "corp", "jan", "feb", "mar", "apr", "jun",
     "jul", "aug", "sep", "sept", "oct", "nov", "dec", "approx", "e.g", "i.e",
 })
+# Dotted abbreviations made of short letter groups: U.S, e.g, ق.م (the final dot is the match).
+_DOTTED = re.compile(r"(?:[^\W\d_]{1,3}\.)+[^\W\d_]{1,3}")
 # Preferred chunking points for over-long pieces, best first.
 _CHUNK_MARKS = (_ARABIC_SEMICOLON, ";", "\u060c", ",", " ")
 _OPENERS = "\"'\u00ab\u201c\u2018(["
@@ -113,7 +115,7 @@ def _is_boundary(line: str, start: int, match: re.Match[str]) -> bool:
     word = words[-1].lstrip(_OPENERS).replace(_TATWEEL, "")
     if len(word) == 1 and word.isalpha():
         return False  # an initial or a one-letter Arabic abbreviation: د. أ. م. J.
-    if "." in word or word.lower() in _ABBREVIATIONS:
+    if _DOTTED.fullmatch(word) or word.lower() in _ABBREVIATIONS:
         return False  # U.S. / ق.م / Dr.
     # "1. " opening a line is a list number, not the end of a sentence.
     return not (word.isdigit() and len(words) == 1)

@@ -6,11 +6,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from test_store import FEEDS, NOW, make_article
 
 from bot.search import parse_query, search
 from bot.store import Store
 from bot.store.sqlite import HIGHLIGHT_END, HIGHLIGHT_START
-from test_store import FEEDS, NOW, make_article
 
 
 @pytest.fixture
@@ -82,3 +82,10 @@ def test_empty_query(archive: Store) -> None:
 def test_recency_boost_orders_equal_matches(archive: Store) -> None:
     page = search(archive, "rates", now=NOW + timedelta(days=1))
     assert page.hits[0].article.title_translated.startswith("Central bank raises")
+
+
+def test_arabic_snippet_shows_original_spelling(archive: Store) -> None:
+    page = search(archive, "المركزي", now=NOW)
+    snippet = page.hits[0].snippet
+    assert f"{HIGHLIGHT_START}المركزيُّ{HIGHLIGHT_END}" in snippet
+    assert "البنكُ" in snippet  # diacritics as published, not the folded index form

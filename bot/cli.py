@@ -1,0 +1,254 @@
+"""The `nashra` command line. Each command's docstring is its --help."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import click
+
+from bot import __version__, console
+from bot.config import Settings, load_settings
+from bot.digest import PlainText, render_digest
+from bot.errors import ConfigError, NashraError
+from bot.fetch import Fetcher, FetchSettings
+from bot.models import ModelInfo
+from bot.modelstore import ModelStore
+from bot.pipeline import RefreshReport, refresh
+from bot.search import search as search_archive
+from bot.store import Store
+from bot.translate import EngineSettings, Translator
+
+T = TypeVar("T")
+EXIT_FAILURE, EXIT_CONFIG = 1, 2
+
+
+class DurationType(click.ParamType[timedelta, Any]):
+    """A duration such as 90m, 24h or 7d."""
+
+    name = "duration"
+    _units: ClassVar[dict[str, str]] = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        text = str(value).strip().lower()
+        unit = self._units.get(text[-1:])
+        if unit is None or not text[:-1].isdigit() or int(text[:-1]) <= 0:
+            self.fail(f"{value!r} is not a duration like 30m, 24h or 7d", param, ctx)
+        return timedelta(**{unit: int(text[:-1])})
+
+
+DURATION = DurationType()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="TOML config file (default: $NASHRA_CONFIG, then ./config.toml).")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details to stderr.")
+@click.version_option(__version__, prog_name="nashra")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """Nashra: Arabic news feeds, translated offline, as English digests."""
+    console.setup_logging(verbose)
+    ctx.obj = config_path
+
+
+def _settings(ctx: click.Context) -> Settings:
+    try:
+        return load_settings(ctx.find_root().obj)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        ctx.exit(EXIT_CONFIG)
+        raise  # unreachable: ctx.exit raises
+
+
+def _guard(ctx: click.Context, action: Callable[[], T]) -> T:
+    """Run a command body; Nashra errors become one line and exit 1, never a traceback."""
+    try:
+        return action()
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        ctx.exit(EXIT_CONFIG)
+    except NashraError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(EXIT_FAILURE)
+    raise AssertionError("unreachable")
+
+
+def _engine_settings(settings: Settings) -> EngineSettings:
+    t = settings.translation
+    return EngineSettings(beam_size=t.beam_size, threads=t.threads,
+                          max_batch_tokens=t.max_batch_tokens)
+
+
+def _fetch_settings(settings: Settings) -> FetchSettings:
+    f = settings.fetch
+    return FetchSettings(timeout_seconds=f.timeout_seconds, max_bytes=f.max_bytes,
+                         concurrency=f.concurrency, per_host=f.per_host,
+                         user_agent=f.user_agent)
+
+
+def ensure_model(settings: Settings) -> ModelInfo:
+    """The configured model; installs the pair from the Argos index on first use."""
+    t = settings.translation
+    models = ModelStore(settings.models_path)
+    model = models.resolve(t.model, t.source, t.target)
+    if model is None:
+        click.echo(f"No {t.source}→{t.target} translation model installed; "
+                   "installing it from the Argos index…", err=True)
+        model = _install_from_index(models, t.source, t.target)
+    return model
+
+
+def _install_from_index(models: ModelStore, source: str, target: str) -> ModelInfo:
+    with console.download_bar() as update:
+        return models.install_from_index(source, target, progress=update)
+
+
+# fetch ----------------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--force", is_flag=True, help="Also fetch feeds that are backing off after errors.")
+@click.pass_context
+def fetch(ctx: click.Context, force: bool) -> None:
+    """Refresh every feed once: fetch, parse, dedupe, extract, translate and store.
+
+    Prints a line per feed as it finishes and a summary table at the end. Exits 0 when the
+    run completed, even if some feeds failed; 2 for a configuration error.
+    """
+    settings = _settings(ctx)
+    report = _guard(ctx, lambda: _run_fetch(settings, force))
+    click.echo(console.refresh_table(report))
+
+
+def _run_fetch(settings: Settings, force: bool) -> RefreshReport:
+    model = ensure_model(settings)
+    with Store(settings.database_path) as store:
+        translator = Translator(model, _engine_settings(settings), store)
+        try:
+            return asyncio.run(_refresh_once(settings, store, translator, force))
+        finally:
+            translator.close()
+
+
+async def _refresh_once(settings: Settings, store: Store, translator: Translator,
+                        force: bool) -> RefreshReport:
+    async with Fetcher(_fetch_settings(settings)) as fetcher:
+        return await refresh(settings, store, fetcher, translator, force=force,
+                             progress=console.feed_progress_line)
+
+
+# digest, search, export -----------------------------------------------------------------------
+
+@main.command()
+@click.option("--since", type=DURATION, default="24h", show_default=True,
+              help="Only articles published within this window (30m, 24h, 7d).")
+@click.option("--limit", type=click.IntRange(1, 500), default=None,
+              help="At most this many items (default: digest.max_items).")
+@click.pass_context
+def digest(ctx: click.Context, since: timedelta, limit: int | None) -> None:
+    """Print the newest translated articles as a digest, as readers will get it."""
+    settings = _settings(ctx)
+    now = datetime.now(UTC)
+    with _guard(ctx, lambda: Store(settings.database_path)) as store:
+        articles = store.recent_articles(since=now - since,
+                                         limit=limit or settings.digest.max_items)
+    if not articles:
+        click.echo(f"No articles in the last {console.describe(since)}. "
+                   "Run `nashra fetch` first, or widen --since.")
+        return
+    for message in render_digest(articles, PlainText(), now=now,
+                                 timezone=settings.digest.timezone):
+        click.echo(message + "\n")
+
+
+@main.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--page", type=click.IntRange(1, 1000), default=1, show_default=True)
+@click.pass_context
+def search(ctx: click.Context, query: tuple[str, ...], limit: int, page: int) -> None:
+    """Search the archive in English or Arabic (with or without diacritics)."""
+    settings = _settings(ctx)
+    text = " ".join(query)
+    with _guard(ctx, lambda: Store(settings.database_path)) as store:
+        result = _guard(ctx, lambda: search_archive(store, text, limit=limit,
+                                                    offset=(page - 1) * limit))
+    click.echo(console.search_results(result, color=sys.stdout.isatty()))
+
+
+@main.command()
+@click.option("--since", type=DURATION, default=None, help="Only articles within this window.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl",
+              show_default=True)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
+              help="File to write (default: standard output).")
+@click.pass_context
+def export(ctx: click.Context, since: timedelta | None, fmt: str, output: Any) -> None:
+    """Write the archive as JSON lines, one article per line, oldest first."""
+    settings = _settings(ctx)
+    cutoff = datetime.now(UTC) - since if since else None
+    with _guard(ctx, lambda: Store(settings.database_path)) as store:
+        for article in store.iter_articles(since=cutoff):
+            output.write(json.dumps(console.export_record(article), ensure_ascii=False) + "\n")
+
+
+# models, feeds --------------------------------------------------------------------------------
+
+@main.group()
+def models() -> None:
+    """Install and list translation models (Argos packages)."""
+
+
+@models.command("install")
+@click.option("--from", "source_path", type=click.Path(exists=True, path_type=Path),
+              default=None, help="A local .argosmodel file or unpacked package folder.")
+@click.pass_context
+def models_install(ctx: click.Context, source_path: Path | None) -> None:
+    """Install the configured source→target model from the Argos index or a local file."""
+    settings = _settings(ctx)
+    t = settings.translation
+    store = ModelStore(settings.models_path)
+    if source_path is None:
+        model = _guard(ctx, lambda: _install_from_index(store, t.source, t.target))
+    else:
+        model = _guard(ctx, lambda: store.install_from_path(source_path, source=t.source,
+                                                            target=t.target))
+    click.echo(f"Installed {model.source}→{model.target} {model.version} ({model.id}) "
+               f"in {model.path}")
+
+
+@models.command("list")
+@click.pass_context
+def models_list(ctx: click.Context) -> None:
+    """List installed models with their language pair, version and size."""
+    settings = _settings(ctx)
+    installed = ModelStore(settings.models_path).installed()
+    if not installed:
+        click.echo(f"No models installed in {settings.models_path}. "
+                   "Run `nashra models install` (or --from FILE).")
+        return
+    click.echo(console.models_table(installed))
+
+
+@main.group()
+def feeds() -> None:
+    """Inspect the configured feeds."""
+
+
+@feeds.command("list")
+@click.pass_context
+def feeds_list(ctx: click.Context) -> None:
+    """Configured feeds with last fetch time, article count and error count."""
+    settings = _settings(ctx)
+    with _guard(ctx, lambda: Store(settings.database_path)) as store:
+        states = store.sync_feeds(settings.feeds, datetime.now(UTC))
+    click.echo(console.feeds_table(states, datetime.now(UTC)))
+

@@ -1,0 +1,258 @@
+"""One refresh: fetch → parse → dedupe → extract → translate → store.
+
+The only module that knows the order of the stages. Cheap checks come first (304, known
+entries) so that extraction and translation only ever see new articles. A failure belongs to
+one feed (or one article) and is recorded there; the rest of the refresh goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.config import Settings
+from bot.errors import ExtractError, FetchError, StageError
+from bot.extract import extract_text
+from bot.fetch import Fetcher
+from bot.models import Article, Entry, FeedState, Translation
+from bot.parse import parse_feed
+from bot.store import Store
+from bot.textnorm import arabic_ratio
+from bot.translate import Translator
+
+MAX_BACKOFF = timedelta(hours=24)
+MIN_ARABIC_SHARE = 0.5
+LEAD_SENTENCES = 2
+LONG_FIRST_SENTENCE = 220
+
+
+@dataclass
+class FeedReport:
+    """What one refresh did for one feed; ``error`` is a one-line reason."""
+
+    name: str
+    url: str
+    new: int = 0
+    skipped: int = 0
+    untranslated: int = 0
+    extract_failures: int = 0
+    not_modified: bool = False
+    postponed_until: datetime | None = None
+    error: str | None = None
+
+
+@dataclass
+class RefreshReport:
+    feeds: list[FeedReport] = field(default_factory=list)
+    sentences_translated: int = 0
+    cache_hits: int = 0
+    model: str = ""
+
+    @property
+    def new_articles(self) -> int:
+        return sum(feed.new for feed in self.feeds)
+
+    @property
+    def failed_feeds(self) -> int:
+        return sum(1 for feed in self.feeds if feed.error)
+
+
+@dataclass
+class _Pending:
+    """A new entry on its way to the store."""
+
+    feed: FeedState
+    entry: Entry
+    text: str
+    language: str
+    translation: tuple[Translation, Translation] | None = None
+
+
+@dataclass
+class _Collected:
+    feed: FeedState
+    report: FeedReport
+    pending: list[_Pending] = field(default_factory=list)
+    etag: str | None = None
+    last_modified: str | None = None
+    retry_after: float | None = None
+
+
+ProgressCallback = Callable[[FeedReport], None]
+
+
+async def refresh(settings: Settings, store: Store, fetcher: Fetcher,
+                  translator: Translator, *, force: bool = False,
+                  progress: ProgressCallback | None = None,
+                  now: datetime | None = None) -> RefreshReport:
+    """Run every due feed through the pipeline once and store what is new."""
+    now = now or datetime.now(UTC)
+    feeds = store.sync_feeds(settings.feeds, now)
+    report = RefreshReport(model=translator.model.id)
+    due: list[FeedState] = []
+    for feed in feeds:
+        if force or feed.next_check is None or feed.next_check <= now:
+            due.append(feed)
+        else:
+            report.feeds.append(FeedReport(feed.name, feed.url, postponed_until=feed.next_check,
+                                           error=feed.last_error))
+    collected = await asyncio.gather(
+        *(_collect(feed, store, fetcher, settings, now, progress) for feed in due))
+    pending = _drop_duplicates([p for c in collected for p in c.pending])
+    hits_before, misses_before = translator.hits, translator.misses
+    await _translate(pending, translator)
+    report.cache_hits = translator.hits - hits_before
+    report.sentences_translated = translator.misses - misses_before
+    for item in collected:
+        _store_feed(item, [p for p in pending if p.feed.id == item.feed.id], store,
+                    translator.model.id, settings, now)
+        report.feeds.append(item.report)
+    order = {feed.url: index for index, feed in enumerate(feeds)}
+    report.feeds.sort(key=lambda feed_report: order[feed_report.url])
+    return report
+
+
+async def _collect(feed: FeedState, store: Store, fetcher: Fetcher, settings: Settings,
+                   now: datetime, progress: ProgressCallback | None) -> _Collected:
+    """Fetch, parse, dedupe and extract one feed; a failure is recorded on its report."""
+    item = _Collected(feed, FeedReport(feed.name, feed.url))
+    try:
+        result = await fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
+        item.etag, item.last_modified = result.etag or feed.etag, result.last_modified
+        if result.not_modified:
+            item.report.not_modified = True
+            item.last_modified = item.last_modified or feed.last_modified
+        else:
+            parsed = parse_feed(result.body, result.headers, result.url, now,
+                                max_entries=settings.fetch.max_entries)
+            new_entries = _new_entries(feed, parsed.entries, store)
+            item.report.skipped = len(parsed.entries) - len(new_entries)
+            item.pending = await _extract_all(feed, new_entries, fetcher, settings, item.report)
+    except FetchError as exc:
+        item.report.error, item.retry_after = str(exc), exc.retry_after
+    except StageError as exc:
+        item.report.error = str(exc)
+    if progress:
+        progress(item.report)
+    return item
+
+
+def _new_entries(feed: FeedState, entries: Sequence[Entry], store: Store) -> list[Entry]:
+    known_keys, known_urls = store.known_entries(
+        feed.id, [e.key for e in entries], [e.canonical_url for e in entries])
+    fresh: list[Entry] = []
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.key in known_keys or entry.canonical_url in known_urls:
+            continue
+        if entry.canonical_url in seen:
+            continue
+        seen.add(entry.canonical_url)
+        fresh.append(entry)
+    return fresh
+
+
+async def _extract_all(feed: FeedState, entries: Sequence[Entry], fetcher: Fetcher,
+                       settings: Settings, report: FeedReport) -> list[_Pending]:
+    texts = await asyncio.gather(
+        *(_article_text(entry, fetcher, settings.fetch.min_text_chars) for entry in entries))
+    pending: list[_Pending] = []
+    for entry, (text, failed) in zip(entries, texts, strict=True):
+        report.extract_failures += failed
+        if not (entry.title or text):
+            continue
+        share = arabic_ratio(entry.title + " " + text)
+        language = settings.translation.source if share >= MIN_ARABIC_SHARE else "und"
+        pending.append(_Pending(feed, entry, text, language))
+    return pending
+
+
+async def _article_text(entry: Entry, fetcher: Fetcher, min_chars: int) -> tuple[str, bool]:
+    """The entry's own text, or the article page's when the feed only carries a summary.
+
+    Returns the text and whether extraction was attempted and failed (the summary is kept).
+    """
+    if len(entry.text) >= min_chars or not entry.url.startswith(("http://", "https://")):
+        return entry.text, False
+    try:
+        page = await fetcher.fetch(entry.url)
+        content_type = page.headers.get("content-type")
+        # trafilatura is CPU-heavy on large pages: keep it off the event loop.
+        text = await asyncio.to_thread(extract_text, page.body, page.url, content_type)
+    except (FetchError, ExtractError):
+        return entry.text, True
+    return (text if len(text) > len(entry.text) else entry.text), False
+
+
+def _drop_duplicates(pending: list[_Pending]) -> list[_Pending]:
+    """The same article reached through two feeds in one refresh is stored once."""
+    seen: set[str] = set()
+    unique: list[_Pending] = []
+    for item in pending:
+        if item.entry.canonical_url not in seen:
+            seen.add(item.entry.canonical_url)
+            unique.append(item)
+    return unique
+
+
+async def _translate(pending: Sequence[_Pending], translator: Translator) -> None:
+    """One batched call for every title and text of this refresh."""
+    todo = [p for p in pending if p.language != "und"]
+    texts = [t for p in todo for t in (p.entry.title, p.text)]
+    if not texts:
+        return
+    results = await translator.translate(texts)
+    for index, item in enumerate(todo):
+        item.translation = (results[2 * index], results[2 * index + 1])
+
+
+def _store_feed(item: _Collected, pending: Sequence[_Pending], store: Store, model: str,
+                settings: Settings, now: datetime) -> None:
+    """Store new articles first, then the validators: a crash in between only refetches."""
+    if item.report.error:
+        store.record_fetch_failure(item.feed.id, now, item.report.error,
+                                   _next_check(item, settings, now))
+        return
+    articles = [_article(p, model, now) for p in pending]
+    item.report.new = store.add_articles(articles)
+    item.report.untranslated = sum(1 for a in articles if a.untranslated)
+    store.record_fetch_success(item.feed.id, now, etag=item.etag,
+                               last_modified=item.last_modified)
+
+
+def _next_check(item: _Collected, settings: Settings, now: datetime) -> datetime:
+    """Exponential back-off per feed, or the server's Retry-After when longer."""
+    interval = timedelta(minutes=settings.fetch.interval_minutes)
+    backoff = min(interval * (1 << min(item.feed.error_count, 10)), MAX_BACKOFF)
+    if item.retry_after:
+        backoff = max(backoff, timedelta(seconds=item.retry_after))
+    return now + backoff
+
+
+def lead_of(translation: Translation) -> str:
+    """The first one or two translated sentences of the body."""
+    sentences = [s for s in translation.sentences if s.strip()]
+    if not sentences:
+        return ""
+    count = 1 if len(sentences[0]) >= LONG_FIRST_SENTENCE else LEAD_SENTENCES
+    return " ".join(sentences[:count])
+
+
+def _article(item: _Pending, model: str, now: datetime) -> Article:
+    article = Article(
+        # Readers get the clean link: tracking parameters stripped, fragment dropped.
+        feed_id=item.feed.id, key=item.entry.key, url=item.entry.canonical_url,
+        canonical_url=item.entry.canonical_url, published=item.entry.published, fetched=now,
+        language=item.language, title_original=item.entry.title, text_original=item.text,
+    )
+    if item.translation is None:
+        article.untranslated = True
+        return article
+    title, body = item.translation
+    article.title_translated, article.text_translated = title.text, body.text
+    article.lead = lead_of(body)
+    article.model = model
+    article.untranslated = bool(title.untranslated or body.untranslated)
+    return article
