@@ -26,6 +26,12 @@ def setup_logging(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "charset_normalizer"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # argostranslate logs failures that Nashra reports itself, in one clearer line.
+    # Its modules set their own levels at import, so cut the branch off instead.
+    if not verbose:
+        argos = logging.getLogger("argostranslate")
+        argos.addHandler(logging.NullHandler())
+        argos.propagate = False
 
 
 def width(text: str) -> int:

@@ -274,8 +274,14 @@ def _version_key(version: str) -> tuple[int, ...]:
 def _index_package(source: str, target: str) -> Any:
     """The newest translate package for the pair in the Argos package index."""
     import argostranslate.package as argos_package
+    import argostranslate.settings as argos_settings
 
     argos_package.update_package_index()  # logs and keeps the old index when offline
+    if not Path(argos_settings.local_package_index).is_file():
+        # get_available_packages() would retry the download forever (it recurses).
+        raise TranslateError(
+            f"cannot reach the Argos package index at {argos_settings.remote_package_index}; "
+            "install a model from a file with `nashra models install --from FILE`")
     try:
         available = argos_package.get_available_packages()
     except (OSError, ValueError) as exc:
