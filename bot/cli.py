@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -110,6 +111,29 @@ def ensure_model(settings: Settings) -> ModelInfo:
 def _install_from_index(models: ModelStore, source: str, target: str) -> ModelInfo:
     with console.download_bar() as update:
         return models.install_from_index(source, target, progress=update)
+
+
+# run --------------------------------------------------------------------------------------------
+
+@main.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Start the Telegram bot: long polling, scheduled refreshes and per-chat digests.
+
+    Needs a bot token ($NASHRA_TELEGRAM_TOKEN or telegram.token). Stops cleanly on SIGINT or
+    SIGTERM; pending digest messages are resumed at the next start.
+    """
+    settings = _settings(ctx)
+    if not settings.telegram.token:
+        click.echo("config: telegram.token is empty; set $NASHRA_TELEGRAM_TOKEN "
+                   "(or telegram.token in the config file)", err=True)
+        ctx.exit(EXIT_CONFIG)
+    console.protect_secret(settings.telegram.token)
+    logging.getLogger("bot").setLevel(logging.INFO)
+    model = _guard(ctx, lambda: ensure_model(settings))
+    from bot.telegram.app import run as run_bot  # the bot's imports are only needed here
+
+    run_bot(settings, model)
 
 
 # fetch ----------------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ from bot.errors import ConfigError
 TOKEN_ENV = "NASHRA_TELEGRAM_TOKEN"
 CONFIG_ENV = "NASHRA_CONFIG"
 DEFAULT_USER_AGENT = f"Nashra/{__version__} (+{PROJECT_URL})"
-_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+# Digest times are HH:MM; seconds are accepted too (tests schedule a few seconds ahead).
+TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def _timezone(value: Any) -> str | None:
 
 
 def _times(value: Any) -> str | None:
-    bad = [t for t in value if not _TIME.match(t)]
+    bad = [t for t in value if not TIME_PATTERN.match(t)]
     if bad or not value:
         return f"must be a non-empty list of HH:MM times, got {list(value)!r}"
     return None

@@ -23,7 +23,7 @@ from bot.store.sqlite import HIGHLIGHT_END, HIGHLIGHT_START
 def setup_logging(verbose: bool) -> None:
     """Log to stderr; httpx logs request URLs (a Bot API URL holds the token), so it is muted."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "charset_normalizer"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # argostranslate logs failures that Nashra reports itself, in one clearer line.
@@ -32,6 +32,26 @@ def setup_logging(verbose: bool) -> None:
         argos = logging.getLogger("argostranslate")
         argos.addHandler(logging.NullHandler())
         argos.propagate = False
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Formats as usual, then blanks out a secret wherever it appears (URLs, tracebacks)."""
+
+    def __init__(self, base: logging.Formatter | None, secret: str) -> None:
+        super().__init__()
+        self._base = base or logging.Formatter()
+        self._secret = secret
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self._base.format(record).replace(self._secret, "<redacted>")
+
+
+def protect_secret(secret: str) -> None:
+    """Make sure ``secret`` (the bot token) never reaches a log line."""
+    if not secret:
+        return
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(_RedactingFormatter(handler.formatter, secret))
 
 
 def width(text: str) -> int:

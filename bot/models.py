@@ -105,3 +105,39 @@ class FeedState:
     error_count: int = 0
     last_error: str | None = None
     article_count: int = 0
+    origin: str = "config"       # config | user (added with /addfeed)
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Chat:
+    """A Telegram chat (private, group, supergroup or channel) and its digest settings.
+
+    ``times`` are local "HH:MM" (or "HH:MM:SS") strings in ``timezone``; ``excluded_feeds``
+    are the sources this chat switched off.
+    """
+
+    id: int
+    type: str
+    title: str
+    subscribed: bool
+    times: tuple[str, ...]
+    timezone: str
+    max_items: int
+    subscribed_at: datetime | None = None
+    last_digest_at: datetime | None = None
+    inactive_reason: str | None = None
+    excluded_feeds: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One message of a digest waiting in the durable outbox (or already handled)."""
+
+    id: int
+    chat_id: int
+    digest_id: str
+    seq: int
+    text: str
+    status: str          # pending | sent | failed
+    attempts: int = 0

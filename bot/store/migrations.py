@@ -68,4 +68,48 @@ MIGRATIONS: tuple[str, ...] = (
                 nashra_fold(new.title_original), nashra_fold(new.text_original));
     END;
     """,
+    # 2: Telegram chats and their settings, per-chat sent articles, the durable outbox,
+    #    and feeds added by admins from the chat
+    """
+    ALTER TABLE feeds ADD COLUMN origin TEXT NOT NULL DEFAULT 'config';
+    ALTER TABLE feeds ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE chats (
+        id INTEGER PRIMARY KEY,
+        type TEXT NOT NULL,
+        title TEXT NOT NULL DEFAULT '',
+        subscribed INTEGER NOT NULL DEFAULT 0,
+        times TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        max_items INTEGER NOT NULL,
+        subscribed_at TEXT,
+        last_digest_at TEXT,
+        inactive_reason TEXT,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE chat_excluded_feeds (
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+        feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        PRIMARY KEY (chat_id, feed_id)
+    );
+    CREATE TABLE chat_articles (
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        sent_at TEXT NOT NULL,
+        PRIMARY KEY (chat_id, article_id)
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+        digest_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        telegram_message_id INTEGER,
+        created TEXT NOT NULL,
+        sent_at TEXT
+    );
+    CREATE INDEX outbox_status ON outbox (status, id);
+    """,
 )

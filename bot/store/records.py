@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+
+from bot.store.base import from_db_time
+
+ARTICLE_COLUMNS = """
+    a.id, a.feed_id, f.name AS feed_name, a.url, a.published, a.fetched, a.language,
+    a.title_original, a.text_original, a.title_translated, a.text_translated, a.lead,
+    a.model, a.untranslated
+"""
 
 
 @dataclass(frozen=True)
@@ -33,3 +42,13 @@ class SearchRow:
     article: StoredArticle
     snippet: str
     score: float
+
+def stored_article(row: sqlite3.Row) -> StoredArticle:
+    return StoredArticle(
+        id=row["id"], feed_id=row["feed_id"], feed_name=row["feed_name"], url=row["url"],
+        published=from_db_time(row["published"]), fetched=from_db_time(row["fetched"]),
+        language=row["language"], title_original=row["title_original"],
+        text_original=row["text_original"], title_translated=row["title_translated"],
+        text_translated=row["text_translated"], lead=row["lead"], model=row["model"],
+        untranslated=bool(row["untranslated"]),
+    )

@@ -4,101 +4,29 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from bot.config import FeedConfig
 from bot.errors import StoreError
 from bot.models import Article, FeedState
-from bot.store.migrations import MIGRATIONS
-from bot.store.records import SearchRow, StoredArticle
-from bot.textnorm import normalize_arabic
+from bot.store.base import chunks, optional_time, to_db_time
+from bot.store.chats import ChatQueries
+from bot.store.records import ARTICLE_COLUMNS, SearchRow, StoredArticle, stored_article
 
 HIGHLIGHT_START = "\ue000"
 HIGHLIGHT_END = "\ue001"
-_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-# SQLite caps host parameters per statement; chunk IN (...) lists well below it.
-_CHUNK = 500
-
-_ARTICLE_COLUMNS = """
-    a.id, a.feed_id, f.name AS feed_name, a.url, a.published, a.fetched, a.language,
-    a.title_original, a.text_original, a.title_translated, a.text_translated, a.lead,
-    a.model, a.untranslated
-"""
 
 
-def to_db_time(moment: datetime) -> str:
-    """UTC text that sorts and compares correctly and that julianday() understands."""
-    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
 
-
-def from_db_time(text: str) -> datetime:
-    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
-
-
-def _optional_time(text: str | None) -> datetime | None:
-    return from_db_time(text) if text else None
-
-
-class Store:
+class Store(ChatQueries):
     """Nashra's database. Not thread-safe: use it from one thread (the event loop's)."""
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
-        self._db.row_factory = sqlite3.Row
-        self._db.create_function("nashra_fold", 1, _fold, deterministic=True)
-        self._db.execute("PRAGMA busy_timeout = 10000")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute("PRAGMA foreign_keys = ON")
-        self._migrate()
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    def _migrate(self) -> None:
-        self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        current = row[0] or 0
-        for version, script in enumerate(MIGRATIONS, start=1):
-            if version <= current:
-                continue
-            with self._transaction() as db:
-                for statement in _statements(script):
-                    db.execute(statement)
-                db.execute("INSERT INTO schema_version (version) VALUES (:v)", {"v": version})
-
-    @property
-    def schema_version(self) -> int:
-        return int(self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
 
     # feeds ----------------------------------------------------------------------------------
 
     def sync_feeds(self, configured: Sequence[FeedConfig], now: datetime) -> list[FeedState]:
-        """Make sure every configured feed has a row (names follow the config); return them."""
+        """Upsert the configured feeds (names follow the config) and return the feeds to
+        refresh: configured ones plus those admins added from the chat, unless removed."""
         with self._transaction() as db:
             for feed in configured:
                 db.execute(
@@ -107,14 +35,29 @@ class Store:
                     {"url": feed.url, "name": feed.name, "now": to_db_time(now)},
                 )
         urls = {feed.url for feed in configured}
-        return [feed for feed in self.feeds() if feed.url in urls]
+        return [feed for feed in self.feeds(active_only=True)
+                if feed.url in urls or feed.origin == "user"]
 
-    def feeds(self) -> list[FeedState]:
+    def feeds(self, *, active_only: bool = False) -> list[FeedState]:
+        where = "WHERE f.active = 1" if active_only else ""
         rows = self._db.execute(
             "SELECT f.*, (SELECT COUNT(*) FROM articles a WHERE a.feed_id = f.id) AS n "
-            "FROM feeds f ORDER BY f.id"
+            f"FROM feeds f {where} ORDER BY f.id"
         ).fetchall()
         return [_feed_state(row) for row in rows]
+
+    def add_user_feed(self, url: str, name: str, now: datetime) -> FeedState:
+        """A feed an admin added from the chat; re-adding a removed feed revives it."""
+        self._execute_write(
+            "INSERT INTO feeds (url, name, origin, created) VALUES (:url, :name, 'user', :now) "
+            "ON CONFLICT (url) DO UPDATE SET active = 1, name = excluded.name",
+            {"url": url, "name": name, "now": to_db_time(now)})
+        return next(feed for feed in self.feeds() if feed.url == url)
+
+    def set_feed_active(self, feed_id: int, active: bool) -> bool:
+        """Switch a feed on or off for everyone; False if there is no such feed."""
+        return self._execute_write("UPDATE feeds SET active = :on WHERE id = :id",
+                                   {"on": int(active), "id": feed_id}) > 0
 
     def record_fetch_success(self, feed_id: int, fetched: datetime, *, etag: str | None,
                              last_modified: str | None) -> None:
@@ -135,10 +78,6 @@ class Store:
              "id": feed_id},
         )
 
-    def _execute_write(self, sql: str, params: Mapping[str, Any]) -> None:
-        with self._transaction() as db:
-            db.execute(sql, params)
-
     # articles -------------------------------------------------------------------------------
 
     def known_entries(self, feed_id: int, keys: Sequence[str],
@@ -146,13 +85,13 @@ class Store:
         """Which of these entry keys (for this feed) and canonical URLs (anywhere) are stored."""
         known_keys: set[str] = set()
         known_urls: set[str] = set()
-        for chunk in _chunks(list(keys)):
+        for chunk in chunks(list(keys)):
             marks = ", ".join(f":k{i}" for i in range(len(chunk)))
             params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(chunk)}
             params["feed"] = feed_id
             sql = f"SELECT entry_key FROM articles WHERE feed_id = :feed AND entry_key IN ({marks})"
             known_keys.update(row[0] for row in self._db.execute(sql, params))
-        for chunk in _chunks(list(canonical_urls)):
+        for chunk in chunks(list(canonical_urls)):
             marks = ", ".join(f":u{i}" for i in range(len(chunk)))
             params = {f"u{i}": url for i, url in enumerate(chunk)}
             sql = f"SELECT canonical_url FROM articles WHERE canonical_url IN ({marks})"
@@ -171,20 +110,20 @@ class Store:
     def recent_articles(self, *, since: datetime | None = None, limit: int | None = None,
                         feed_ids: Sequence[int] | None = None) -> list[StoredArticle]:
         """Newest first, optionally only after ``since`` and from some feeds."""
-        sql = f"SELECT {_ARTICLE_COLUMNS} FROM articles a JOIN feeds f ON f.id = a.feed_id"
+        sql = f"SELECT {ARTICLE_COLUMNS} FROM articles a JOIN feeds f ON f.id = a.feed_id"
         where, params = _article_filters(since, feed_ids)
         sql += where + " ORDER BY a.published DESC, a.id DESC"
         if limit is not None:
             sql += " LIMIT :limit"
             params["limit"] = limit
-        return [_stored_article(row) for row in self._db.execute(sql, params)]
+        return [stored_article(row) for row in self._db.execute(sql, params)]
 
     def iter_articles(self, *, since: datetime | None = None) -> Iterator[StoredArticle]:
         """Every article oldest first, streamed (for export)."""
-        sql = f"SELECT {_ARTICLE_COLUMNS} FROM articles a JOIN feeds f ON f.id = a.feed_id"
+        sql = f"SELECT {ARTICLE_COLUMNS} FROM articles a JOIN feeds f ON f.id = a.feed_id"
         where, params = _article_filters(since, None)
         for row in self._db.execute(sql + where + " ORDER BY a.published, a.id", params):
-            yield _stored_article(row)
+            yield stored_article(row)
 
     def count_articles(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
@@ -200,13 +139,13 @@ class Store:
             rows = self._db.execute(_SEARCH, params).fetchall()
         except sqlite3.OperationalError as exc:
             raise StoreError(f"search failed: {exc}") from exc
-        return [SearchRow(_stored_article(row), row["snippet"], row["score"]) for row in rows]
+        return [SearchRow(stored_article(row), row["snippet"], row["score"]) for row in rows]
 
     # translation cache ----------------------------------------------------------------------
 
     def get_translations(self, model_id: str, sources: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for chunk in _chunks(list(dict.fromkeys(sources))):
+        for chunk in chunks(list(dict.fromkeys(sources))):
             marks = ", ".join(f":s{i}" for i in range(len(chunk)))
             params: dict[str, Any] = {f"s{i}": s for i, s in enumerate(chunk)}
             params["model"] = model_id
@@ -243,7 +182,7 @@ ON CONFLICT DO NOTHING
 # bm25 weights: translated title, translated text, Arabic title, Arabic text. The recency
 # factor runs from 2 (published now) towards 1 (weeks old); bm25 is negative, lower is better.
 _SEARCH = f"""
-SELECT {_ARTICLE_COLUMNS},
+SELECT {ARTICLE_COLUMNS},
        snippet(articles_fts, -1, :hs, :he, '…', 16) AS snippet,
        bm25(articles_fts, 8.0, 1.0, 6.0, 1.0)
          * (1.0 + 1.0 / (1.0 + MAX(julianday(:now) - julianday(a.published), 0) / 3.0))
@@ -257,27 +196,6 @@ LIMIT :limit OFFSET :offset
 """
 
 
-def _fold(text: str | None) -> str | None:
-    return normalize_arabic(text) if text is not None else None
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration into statements, keeping trigger bodies whole."""
-    statements: list[str] = []
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip():
-        statements.append(buffer.strip())
-    return statements
-
-
-def _chunks(items: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]
 
 
 def _article_filters(since: datetime | None,
@@ -306,21 +224,12 @@ def _article_params(article: Article) -> dict[str, Any]:
     }
 
 
-def _stored_article(row: sqlite3.Row) -> StoredArticle:
-    return StoredArticle(
-        id=row["id"], feed_id=row["feed_id"], feed_name=row["feed_name"], url=row["url"],
-        published=from_db_time(row["published"]), fetched=from_db_time(row["fetched"]),
-        language=row["language"], title_original=row["title_original"],
-        text_original=row["text_original"], title_translated=row["title_translated"],
-        text_translated=row["text_translated"], lead=row["lead"], model=row["model"],
-        untranslated=bool(row["untranslated"]),
-    )
-
 
 def _feed_state(row: sqlite3.Row) -> FeedState:
     return FeedState(
         id=row["id"], url=row["url"], name=row["name"], etag=row["etag"],
-        last_modified=row["last_modified"], last_fetched=_optional_time(row["last_fetched"]),
-        next_check=_optional_time(row["next_check"]), error_count=row["error_count"],
-        last_error=row["last_error"], article_count=row["n"],
+        last_modified=row["last_modified"], last_fetched=optional_time(row["last_fetched"]),
+        next_check=optional_time(row["next_check"]), error_count=row["error_count"],
+        last_error=row["last_error"], article_count=row["n"], origin=row["origin"],
+        active=bool(row["active"]),
     )

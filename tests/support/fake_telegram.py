@@ -382,6 +382,7 @@ class _Failure:
     parameters: JSON | None
     remaining: int
     chat_id: int | str | None
+    skip: int = 0  # matching calls still to let through before failing
 
 
 @dataclass
@@ -547,9 +548,10 @@ class FakeTelegram:
 
     def fail_next(self, method: str | None, *, code: int = 400, description: str | None = None,
                   retry_after: int | None = None, migrate_to_chat_id: int | None = None,
-                  count: int = 1, chat_id: int | str | None = None) -> None:
+                  count: int = 1, chat_id: int | str | None = None, after: int = 0) -> None:
         """Answer the next ``count`` calls of ``method`` (None = any method), optionally only
-        those addressed to ``chat_id``, with an error instead of running them.
+        those addressed to ``chat_id``, with an error instead of running them. ``after``
+        lets that many matching calls succeed first (a failure in the middle of a series).
 
         ``retry_after`` forces code 429 and ``migrate_to_chat_id`` code 400, with the
         ``parameters`` Telegram sends. Injected failures are consumed in the order queued.
@@ -568,7 +570,7 @@ class FakeTelegram:
         with self._cond:
             self._state.failures.append(_Failure(
                 method.lower() if method else None, code, description, parameters, count,
-                chat_id))
+                chat_id, after))
 
     # -- updates ---------------------------------------------------------------------------
 
@@ -797,6 +799,9 @@ class FakeTelegram:
                 if failure.chat_id is not None and not _same_chat(failure.chat_id,
                                                                    params.get("chat_id")):
                     continue
+                if failure.skip > 0:
+                    failure.skip -= 1
+                    return
                 failure.remaining -= 1
                 if failure.remaining <= 0:
                     self._state.failures.remove(failure)

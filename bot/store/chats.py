@@ -1,0 +1,171 @@
+"""Chats, their digest settings and sources, sent articles, and the durable outbox."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.models import Chat, OutboxMessage
+from bot.store.base import Database, optional_time, to_db_time
+from bot.store.records import ARTICLE_COLUMNS, StoredArticle, stored_article
+
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+
+
+class ChatQueries(Database):
+    """Everything the Telegram side stores. Times in ``chats.times`` are comma-separated."""
+
+    def get_chat(self, chat_id: int) -> Chat | None:
+        row = self._db.execute("SELECT * FROM chats WHERE id = :id", {"id": chat_id}).fetchone()
+        return self._chat(row) if row else None
+
+    def ensure_chat(self, chat_id: int, chat_type: str, title: str, *, times: Sequence[str],
+                    timezone: str, max_items: int, now: datetime) -> Chat:
+        """The chat's row, created with the default settings on first contact."""
+        self._execute_write(
+            "INSERT INTO chats (id, type, title, times, timezone, max_items, created) "
+            "VALUES (:id, :type, :title, :times, :tz, :items, :now) "
+            "ON CONFLICT (id) DO UPDATE SET title = excluded.title, type = excluded.type",
+            {"id": chat_id, "type": chat_type, "title": title, "times": ",".join(times),
+             "tz": timezone, "items": max_items, "now": to_db_time(now)})
+        chat = self.get_chat(chat_id)
+        assert chat is not None
+        return chat
+
+    def set_subscribed(self, chat_id: int, subscribed: bool, now: datetime,
+                       reason: str | None = None) -> None:
+        """Subscribe (clearing any inactive reason) or unsubscribe, with a reason if forced."""
+        self._execute_write(
+            "UPDATE chats SET subscribed = :on, inactive_reason = :reason, "
+            "subscribed_at = CASE WHEN :on = 1 THEN COALESCE(subscribed_at, :now) "
+            "ELSE NULL END WHERE id = :id",
+            {"on": int(subscribed), "reason": reason, "now": to_db_time(now), "id": chat_id})
+
+    def update_chat_settings(self, chat_id: int, *, times: Sequence[str] | None = None,
+                             timezone: str | None = None, max_items: int | None = None) -> Chat:
+        self._execute_write(
+            "UPDATE chats SET times = COALESCE(:times, times), "
+            "timezone = COALESCE(:tz, timezone), max_items = COALESCE(:items, max_items) "
+            "WHERE id = :id",
+            {"times": ",".join(times) if times is not None else None, "tz": timezone,
+             "items": max_items, "id": chat_id})
+        chat = self.get_chat(chat_id)
+        assert chat is not None
+        return chat
+
+    def set_feed_excluded(self, chat_id: int, feed_id: int, excluded: bool) -> None:
+        sql = ("INSERT INTO chat_excluded_feeds (chat_id, feed_id) VALUES (:chat, :feed) "
+               "ON CONFLICT DO NOTHING" if excluded else
+               "DELETE FROM chat_excluded_feeds WHERE chat_id = :chat AND feed_id = :feed")
+        self._execute_write(sql, {"chat": chat_id, "feed": feed_id})
+
+    def subscribed_chats(self) -> list[Chat]:
+        rows = self._db.execute("SELECT * FROM chats WHERE subscribed = 1 ORDER BY id")
+        return [self._chat(row) for row in rows.fetchall()]
+
+    def migrate_chat(self, old_id: int, new_id: int) -> None:
+        """A group became a supergroup: move everything to the new id (cascades)."""
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM chats WHERE id = :n", {"n": new_id}).fetchone():
+                db.execute("DELETE FROM chats WHERE id = :n", {"n": new_id})
+            db.execute("UPDATE chats SET id = :n, type = 'supergroup' WHERE id = :o",
+                       {"n": new_id, "o": old_id})
+
+    def count_chats(self) -> tuple[int, int]:
+        """All chats known, and those subscribed."""
+        row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(subscribed), 0) FROM chats")
+        total, subscribed = row.fetchone()
+        return int(total), int(subscribed)
+
+    # digests --------------------------------------------------------------------------------
+
+    def digest_candidates(self, chat: Chat, *, since: datetime,
+                          limit: int) -> list[StoredArticle]:
+        """Articles never sent to this chat, from its sources, fetched since ``since``."""
+        rows = self._db.execute(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles a JOIN feeds f ON f.id = a.feed_id "
+            "WHERE f.active = 1 AND a.fetched >= :since "
+            "AND a.id NOT IN (SELECT article_id FROM chat_articles WHERE chat_id = :chat) "
+            "AND a.feed_id NOT IN (SELECT feed_id FROM chat_excluded_feeds "
+            "                      WHERE chat_id = :chat) "
+            "ORDER BY a.published DESC, a.id DESC LIMIT :limit",
+            {"since": to_db_time(since), "chat": chat.id, "limit": limit})
+        return [stored_article(row) for row in rows.fetchall()]
+
+    def queue_digest(self, chat_id: int, article_ids: Sequence[int], messages: Sequence[str],
+                     now: datetime) -> str:
+        """Write a digest's messages as pending and its articles as sent, in one transaction.
+
+        After this returns, delivery may crash at any point: pending messages are resumed and
+        the articles are never chosen again for this chat.
+        """
+        digest_id = uuid.uuid4().hex
+        stamp = to_db_time(now)
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO chat_articles (chat_id, article_id, sent_at) "
+                "VALUES (:chat, :article, :now) ON CONFLICT DO NOTHING",
+                [{"chat": chat_id, "article": a, "now": stamp} for a in article_ids])
+            db.executemany(
+                "INSERT INTO outbox (chat_id, digest_id, seq, text, created) "
+                "VALUES (:chat, :digest, :seq, :text, :now)",
+                [{"chat": chat_id, "digest": digest_id, "seq": n, "text": t, "now": stamp}
+                 for n, t in enumerate(messages)])
+            db.execute("UPDATE chats SET last_digest_at = :now WHERE id = :chat",
+                       {"now": stamp, "chat": chat_id})
+        return digest_id
+
+    # outbox ---------------------------------------------------------------------------------
+
+    def pending_messages(self, limit: int = 100) -> list[OutboxMessage]:
+        """Pending messages, oldest first (so each chat's digests arrive in order)."""
+        rows = self._db.execute(
+            "SELECT * FROM outbox WHERE status = :p ORDER BY id LIMIT :limit",
+            {"p": PENDING, "limit": limit})
+        return [_outbox(row) for row in rows.fetchall()]
+
+    def mark_sent(self, message_id: int, telegram_message_id: int, now: datetime) -> None:
+        self._execute_write(
+            "UPDATE outbox SET status = :s, telegram_message_id = :tg, sent_at = :now, "
+            "attempts = attempts + 1 WHERE id = :id",
+            {"s": SENT, "tg": telegram_message_id, "now": to_db_time(now), "id": message_id})
+
+    def mark_failed(self, message_id: int, error: str) -> None:
+        self._execute_write(
+            "UPDATE outbox SET status = :s, error = :e, attempts = attempts + 1 WHERE id = :id",
+            {"s": FAILED, "e": error, "id": message_id})
+
+    def count_attempt(self, message_id: int) -> None:
+        self._execute_write("UPDATE outbox SET attempts = attempts + 1 WHERE id = :id",
+                            {"id": message_id})
+
+    def fail_pending_for_chat(self, chat_id: int, error: str) -> int:
+        return self._execute_write(
+            "UPDATE outbox SET status = :f, error = :e WHERE chat_id = :chat AND status = :p",
+            {"f": FAILED, "e": error, "chat": chat_id, "p": PENDING})
+
+    def outbox_messages(self, chat_id: int | None = None) -> list[OutboxMessage]:
+        where, params = ("WHERE chat_id = :chat", {"chat": chat_id}) if chat_id else ("", {})
+        rows = self._db.execute(f"SELECT * FROM outbox {where} ORDER BY id", params)
+        return [_outbox(row) for row in rows.fetchall()]
+
+    def _chat(self, row: sqlite3.Row) -> Chat:
+        excluded = self._db.execute(
+            "SELECT feed_id FROM chat_excluded_feeds WHERE chat_id = :id", {"id": row["id"]})
+        return Chat(
+            id=row["id"], type=row["type"], title=row["title"],
+            subscribed=bool(row["subscribed"]),
+            times=tuple(t for t in row["times"].split(",") if t), timezone=row["timezone"],
+            max_items=row["max_items"], subscribed_at=optional_time(row["subscribed_at"]),
+            last_digest_at=optional_time(row["last_digest_at"]),
+            inactive_reason=row["inactive_reason"],
+            excluded_feeds=frozenset(r[0] for r in excluded.fetchall()))
+
+
+def _outbox(row: sqlite3.Row) -> OutboxMessage:
+    return OutboxMessage(id=row["id"], chat_id=row["chat_id"], digest_id=row["digest_id"],
+                         seq=row["seq"], text=row["text"], status=row["status"],
+                         attempts=row["attempts"])
+

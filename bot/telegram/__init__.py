@@ -1,0 +1,1 @@
+"""The Telegram side of Nashra: application, handlers, scheduled jobs and delivery."""

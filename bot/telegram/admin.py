@@ -1,0 +1,111 @@
+"""Admin commands (user ids in telegram.admins): /addfeed, /removefeed, /stats."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import ContextTypes
+
+from bot.digest import isolate, relative_time
+from bot.errors import StageError
+from bot.parse import parse_feed
+from bot.telegram.common import esc, is_admin, reply
+from bot.telegram.services import services
+
+REFUSAL = "Sorry, only the bot's administrators can do that."
+
+
+async def _refuse_non_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    if is_admin(update, context):
+        return False
+    if update.callback_query:
+        await update.callback_query.answer(REFUSAL, show_alert=True)
+    else:
+        await reply(update, REFUSAL)
+    return True
+
+
+async def add_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Fetch a feed once, report what it holds, then add it: /addfeed URL [name]."""
+    if await _refuse_non_admin(update, context):
+        return
+    args = context.args or []
+    if not args or not args[0].startswith(("http://", "https://")):
+        await reply(update, "Usage: <code>/addfeed https://example.com/rss.xml [name]</code>")
+        return
+    url, name = args[0], " ".join(args[1:]).strip()
+    svc = services(context)
+    now = datetime.now(UTC)
+    try:
+        result = await svc.fetcher.fetch(url)
+        parsed = parse_feed(result.body, result.headers, result.url, now)
+    except StageError as exc:
+        await reply(update, f"Not added: {esc(str(exc))}")
+        return
+    if not parsed.entries:
+        await reply(update, "Not added: the feed has no items.")
+        return
+    feed = svc.store.add_user_feed(url, name or parsed.title or url, now)
+    newest = parsed.entries[0]
+    await reply(update, f"Added <b>{esc(feed.name)}</b>: {len(parsed.entries)} items, newest "
+                f"“{esc(newest.title[:120])}” ({relative_time(newest.published, now)}). "
+                "New articles arrive with the next refresh.")
+
+
+async def remove_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Remove a source for everyone: /removefeed shows buttons; /removefeed ID removes."""
+    if await _refuse_non_admin(update, context):
+        return
+    svc = services(context)
+    feeds = svc.store.feeds(active_only=True)
+    if context.args:
+        target = context.args[0]
+        match = [f for f in feeds if str(f.id) == target or f.url == target]
+        if not match:
+            await reply(update, "No such source. /removefeed without arguments lists them.")
+            return
+        svc.store.set_feed_active(match[0].id, False)
+        await reply(update, f"Removed {esc(match[0].name)}. Its articles stay searchable.")
+        return
+    buttons = [[InlineKeyboardButton(f"✖ {f.name}", callback_data=f"rmfeed:{f.id}")]
+               for f in feeds]
+    await reply(update, "Which source should be removed?",
+                reply_markup=InlineKeyboardMarkup(buttons))
+
+
+async def remove_feed_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A source button under /removefeed."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    if await _refuse_non_admin(update, context):
+        return
+    feed_id = query.data.removeprefix("rmfeed:")
+    svc = services(context)
+    if not feed_id.isdigit() or not svc.store.set_feed_active(int(feed_id), False):
+        await query.answer("That source no longer exists.", show_alert=True)
+        return
+    await query.answer("Removed")
+    await query.edit_message_text("Source removed. Its articles stay searchable.")
+
+
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Feeds, articles, chats, the last refresh and feeds in trouble."""
+    if await _refuse_non_admin(update, context):
+        return
+    svc = services(context)
+    now = datetime.now(UTC)
+    feeds = svc.store.feeds(active_only=True)
+    chats, subscribed = svc.store.count_chats()
+    last = relative_time(svc.last_refresh, now) if svc.last_refresh else "not yet"
+    lines = [f"<b>Nashra</b> · {len(feeds)} sources · {svc.store.count_articles()} articles",
+             f"{subscribed} subscribed chats of {chats} · last refresh {last}"]
+    if svc.last_report:
+        r = svc.last_report
+        lines.append(f"Last refresh: {r.new_articles} new, {r.sentences_translated} sentences "
+                     f"translated, {r.cache_hits} from cache")
+    failing = [f for f in feeds if f.error_count]
+    lines.append(f"Sources with errors: {len(failing)}")
+    lines += [f"• {esc(isolate(f.name))}: {f.error_count}× — {esc(f.last_error or '')}"
+              for f in failing]
+    await reply(update, "\n".join(lines))

@@ -1,0 +1,121 @@
+"""The python-telegram-bot Application: resources, handlers, jobs, polling."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+from telegram import Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.config import Settings
+from bot.fetch import Fetcher, FetchSettings
+from bot.models import ModelInfo
+from bot.store import Store
+from bot.telegram import admin, handlers, preferences
+from bot.telegram.delivery import Outbox
+from bot.telegram.schedule import schedule_all, schedule_chat, schedule_refresh, stop_refresh
+from bot.telegram.services import SERVICES_KEY, NashraApp, Services
+from bot.translate import EngineSettings, Translator
+
+log = logging.getLogger(__name__)
+# Opt in to python-telegram-bot's future behaviour: durations such as RetryAfter.retry_after
+# are timedeltas (delivery handles both), without a deprecation warning on every 429.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+
+def build_application(settings: Settings, model: ModelInfo) -> NashraApp:
+    """The bot, talking to ``telegram.api_base_url``, with all handlers registered."""
+
+    async def post_init(app: NashraApp) -> None:
+        await _open(app, settings, model)
+
+    app = (Application.builder()
+           .token(settings.telegram.token)
+           .base_url(settings.telegram.api_base_url)
+           .base_file_url(settings.telegram.api_base_url.replace("/bot", "/file/bot"))
+           # The outbox handles 429 itself (wait, then resend in order); no hidden retries.
+           .rate_limiter(AIORateLimiter(max_retries=0))
+           .post_init(post_init)
+           .post_shutdown(_close)
+           .build())
+    _add_handlers(app)
+    return app
+
+
+def _add_handlers(app: NashraApp) -> None:
+    commands = {
+        "start": handlers.start, "help": handlers.help_command,
+        "subscribe": handlers.subscribe, "unsubscribe": handlers.unsubscribe,
+        "digest": handlers.digest_now, "search": handlers.search_command,
+        "sources": preferences.sources, "settings": preferences.settings,
+        "addfeed": admin.add_feed, "removefeed": admin.remove_feed, "stats": admin.stats,
+    }
+    for name, callback in commands.items():
+        app.add_handler(CommandHandler(name, callback))
+    buttons = {
+        r"^subscribe$": handlers.subscribe_button, r"^search:": handlers.search_page_button,
+        r"^src:": preferences.source_button, r"^set:": preferences.settings_button,
+        r"^rmfeed:": admin.remove_feed_button,
+    }
+    for pattern, callback in buttons.items():
+        app.add_handler(CallbackQueryHandler(callback, pattern=pattern))
+    app.add_handler(MessageHandler(filters.COMMAND, handlers.unknown_command))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, preferences.typed_value))
+    app.add_error_handler(handlers.on_error)
+
+
+async def _open(app: NashraApp, settings: Settings, model: ModelInfo) -> None:
+    """post_init: open the database, HTTP client and model; schedule; resume delivery."""
+    store = Store(settings.database_path)
+    f = settings.fetch
+    fetcher = Fetcher(FetchSettings(timeout_seconds=f.timeout_seconds, max_bytes=f.max_bytes,
+                                    concurrency=f.concurrency, per_host=f.per_host,
+                                    user_agent=f.user_agent))
+    t = settings.translation
+    translator = Translator(model, EngineSettings(beam_size=t.beam_size, threads=t.threads,
+                                                  max_batch_tokens=t.max_batch_tokens), store)
+
+    jobs = app.job_queue
+    assert jobs is not None, "python-telegram-bot needs its job-queue extra"
+
+    def reschedule(chat_id: int) -> None:
+        chat = store.get_chat(chat_id)
+        if chat is not None:
+            schedule_chat(jobs, chat)
+
+    outbox = Outbox(app.bot, store, settings.telegram.admins, on_chat_change=reschedule)
+    app.bot_data[SERVICES_KEY] = Services(settings, store, fetcher, translator, outbox)
+    await app.bot.set_my_commands(handlers.bot_commands())
+    schedule_refresh(jobs, settings.fetch.interval_minutes)
+    schedule_all(jobs, store)
+    outbox.start()  # resumes messages left pending by a crash or restart
+    log.info("Nashra started as @%s", app.bot.username)
+
+
+async def _close(app: NashraApp) -> None:
+    """post_shutdown: stop delivery and any refresh, then close everything."""
+    svc: Services | None = app.bot_data.get(SERVICES_KEY)
+    if svc is None:
+        return
+    await svc.outbox.stop()
+    await stop_refresh(svc)
+    await svc.fetcher.aclose()
+    svc.translator.close()
+    svc.store.close()
+    log.info("Nashra stopped")
+
+
+def run(settings: Settings, model: ModelInfo) -> None:
+    """Long polling until SIGINT/SIGTERM; then a clean shutdown."""
+    app = build_application(settings, model)
+    app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
+                    stop_signals=(signal.SIGINT, signal.SIGTERM))

@@ -1,0 +1,249 @@
+"""Reader commands: /start, /help, /subscribe, /unsubscribe, /digest, /search, unknown."""
+
+from __future__ import annotations
+
+import html
+import logging
+import secrets
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot.digest import isolate
+from bot.search import SearchPage, search
+from bot.store.sqlite import HIGHLIGHT_END, HIGHLIGHT_START
+from bot.telegram.common import (
+    NO_PREVIEW,
+    current_chat,
+    esc,
+    refuse_unless_manager,
+    reply,
+)
+from bot.telegram.schedule import job_queue, queue_digest, schedule_chat
+from bot.telegram.services import services
+
+log = logging.getLogger(__name__)
+SEARCH_PAGE = 5
+MAX_REMEMBERED_SEARCHES = 20
+COMMANDS = (
+    ("subscribe", "Get English digests in this chat"),
+    ("unsubscribe", "Stop the digests"),
+    ("digest", "Send a digest now"),
+    ("search", "Search the archive: /search words"),
+    ("sources", "Choose the sources of this chat"),
+    ("settings", "Digest times, timezone and length"),
+    ("help", "How to use Nashra"),
+)
+
+
+def bot_commands() -> list[BotCommand]:
+    return [BotCommand(name, description) for name, description in COMMANDS]
+
+
+def command_list() -> str:
+    return "\n".join(f"/{name} — {esc(description)}" for name, description in COMMANDS)
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Introduce the bot with a Subscribe button and the command list."""
+    current_chat(update, context)
+    text = ("<b>Nashra</b> — Arabic news, in English.\n"
+            "I follow Arabic news sources and translate every new article offline.\n"
+            "Subscribe for a digest at the times you choose, or /search the archive.\n\n"
+            + command_list())
+    button = InlineKeyboardButton("Subscribe", callback_data="subscribe")
+    await reply(update, text, reply_markup=InlineKeyboardMarkup([[button]]))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the commands with a line of help each."""
+    svc = services(context)
+    minutes = svc.settings.fetch.interval_minutes
+    await reply(update, "<b>Commands</b>\n" + command_list() +
+                f"\n\nSources are checked every {minutes} minutes. In groups, only "
+                "administrators can change the subscription and settings.")
+
+
+async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Subscribe this chat (or a channel given as @name) with the default schedule."""
+    if context.args:
+        await _subscribe_channel(update, context, context.args[0])
+        return
+    if await refuse_unless_manager(update, context):
+        return
+    await _subscribe_chat(update, context)
+
+
+async def subscribe_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The Subscribe button under /start."""
+    query = update.callback_query
+    assert query is not None
+    if await refuse_unless_manager(update, context):
+        return
+    await query.answer()
+    await _subscribe_chat(update, context)
+
+
+async def _subscribe_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    chat = current_chat(update, context)
+    svc.store.set_subscribed(chat.id, True, datetime.now(UTC))
+    chat = svc.store.get_chat(chat.id) or chat
+    schedule_chat(job_queue(context), chat)
+    await reply(update, "Subscribed. " + schedule_text(chat.times, chat.timezone, chat.max_items)
+                + "\nChange it with /settings, pick sources with /sources.")
+
+
+def schedule_text(times: tuple[str, ...], timezone: str, items: int) -> str:
+    return (f"Digests at {esc(', '.join(times))} ({esc(timezone)}), "
+            f"up to {items} stories each.")
+
+
+async def _subscribe_channel(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                             name: str) -> None:
+    user = update.effective_user
+    assert user is not None
+    try:
+        channel = await context.bot.get_chat(name)
+        member = await context.bot.get_chat_member(channel.id, user.id)
+        me = await context.bot.get_chat_member(channel.id, context.bot.id)
+    except TelegramError:
+        await reply(update, f"I cannot see {esc(name)}. Add me to the channel as an "
+                    "administrator first.")
+        return
+    if channel.type != ChatType.CHANNEL:
+        await reply(update, f"{esc(name)} is not a channel. Use /subscribe inside a group.")
+        return
+    if member.status not in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR):
+        await reply(update, "Only the channel's administrators can subscribe it.")
+        return
+    if me.status != ChatMemberStatus.ADMINISTRATOR:
+        await reply(update, "Make me an administrator of the channel so I can post there.")
+        return
+    svc = services(context)
+    chat = svc.chat_for(channel.id, channel.type, channel.title or name)
+    svc.store.set_subscribed(chat.id, True, datetime.now(UTC))
+    schedule_chat(job_queue(context), svc.store.get_chat(chat.id) or chat)
+    await reply(update, f"Subscribed {esc(name)}. "
+                + schedule_text(chat.times, chat.timezone, chat.max_items))
+
+
+async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stop this chat's digests."""
+    if await refuse_unless_manager(update, context):
+        return
+    svc = services(context)
+    chat = current_chat(update, context)
+    svc.store.set_subscribed(chat.id, False, datetime.now(UTC))
+    schedule_chat(job_queue(context), svc.store.get_chat(chat.id) or chat)
+    await reply(update, "Unsubscribed: no more digests here. /subscribe brings them back.")
+
+
+async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Send what is new for this chat right now."""
+    svc = services(context)
+    chat = current_chat(update, context)
+    now = datetime.now(UTC)
+    if queue_digest(svc, chat, now):
+        return
+    if chat.last_digest_at:
+        local = chat.last_digest_at.astimezone(ZoneInfo(chat.timezone))
+        await reply(update, f"Nothing new since {local:%H:%M} ({esc(chat.timezone)}).")
+    else:
+        await reply(update, "Nothing in the last 24 hours yet. Sources are checked every "
+                    f"{svc.settings.fetch.interval_minutes} minutes.")
+
+
+async def search_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Search the archive; results come with Next/Previous buttons."""
+    text = " ".join(context.args or []).strip()
+    if not text:
+        await reply(update, "Usage: <code>/search words</code> — English or Arabic, e.g. "
+                    "<code>/search central bank</code> or <code>/search البنك المركزي</code>.")
+        return
+    token = _remember_search(context, text)
+    page = search(services(context).store, text, limit=SEARCH_PAGE)
+    await reply(update, render_search(page), reply_markup=search_buttons(page, token))
+
+
+async def search_page_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Next/Previous under search results: edit the message in place."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _prefix, token, offset_text = query.data.split(":", 2)
+    remembered: dict[str, str] = (context.chat_data or {}).get("searches", {})
+    if token not in remembered or not offset_text.isdigit():
+        await query.answer("This search has expired. Send /search again.", show_alert=True)
+        return
+    page = search(services(context).store, remembered[token], limit=SEARCH_PAGE,
+                  offset=int(offset_text))
+    await query.answer()
+    await query.edit_message_text(render_search(page), parse_mode=ParseMode.HTML,
+                                  link_preview_options=NO_PREVIEW,
+                                  reply_markup=search_buttons(page, token))
+
+
+def _remember_search(context: ContextTypes.DEFAULT_TYPE, text: str) -> str:
+    """Keep the query server-side; buttons carry only a short token (64-byte limit)."""
+    assert context.chat_data is not None
+    searches: dict[str, str] = context.chat_data.setdefault("searches", {})
+    token = secrets.token_hex(4)
+    searches[token] = text
+    while len(searches) > MAX_REMEMBERED_SEARCHES:
+        searches.pop(next(iter(searches)))
+    return token
+
+
+def render_search(page: SearchPage) -> str:
+    if not page.hits:
+        return f"No results for <b>{esc(page.query)}</b>."
+    first, last = page.offset + 1, page.offset + len(page.hits)
+    lines = [f"🔎 <b>{esc(page.query)}</b> — results {first}–{last}"]
+    if not page.matched_all_terms:
+        lines.append("<i>No story has every word; showing stories with any of them.</i>")
+    for rank, hit in enumerate(page.hits, start=first):
+        a = hit.article
+        title = a.title_translated or a.title_original
+        lines += ["", f'{rank}. <a href="{html.escape(a.url)}"><b>{esc(title)}</b></a>',
+                  f"<i>{esc(isolate(a.feed_name))} · {a.published:%d %b %Y}</i>",
+                  snippet_html(hit.snippet)]
+    return "\n".join(lines)
+
+
+def snippet_html(snippet: str) -> str:
+    """Escape the snippet and turn the store's match markers into bold."""
+    text = esc(" ".join(snippet.split()))
+    return text.replace(HIGHLIGHT_START, "<b>").replace(HIGHLIGHT_END, "</b>")
+
+
+def search_buttons(page: SearchPage, token: str) -> InlineKeyboardMarkup | None:
+    row = []
+    if page.offset > 0:
+        previous = max(0, page.offset - page.limit)
+        row.append(InlineKeyboardButton("◀ Previous", callback_data=f"search:{token}:{previous}"))
+    if page.has_more:
+        row.append(InlineKeyboardButton("Next ▶",
+                                        callback_data=f"search:{token}:{page.offset + page.limit}"))
+    return InlineKeyboardMarkup([row]) if row else None
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Point unknown commands at /help."""
+    await reply(update, "I don't know that command. /help lists what I can do.")
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure and tell the user briefly; never a stack trace in the chat."""
+    log.error("update failed: %s", context.error, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message:
+        try:
+            await update.effective_message.reply_text(
+                "Sorry, something went wrong with that. Please try again in a moment.")
+        except TelegramError:
+            log.warning("could not send the error notice")
+
+

@@ -1,0 +1,49 @@
+"""What the bot's handlers and jobs share, opened in post_init and closed in post_shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from telegram.ext import Application, ContextTypes, ExtBot, JobQueue
+
+from bot.config import Settings
+from bot.fetch import Fetcher
+from bot.models import Chat
+from bot.pipeline import RefreshReport
+from bot.store import Store
+from bot.translate import Translator
+
+if TYPE_CHECKING:
+    from bot.telegram.delivery import Outbox
+
+SERVICES_KEY = "nashra"
+NashraApp = Application[ExtBot[Any], ContextTypes.DEFAULT_TYPE, dict[Any, Any],
+                        dict[Any, Any], dict[Any, Any], JobQueue[ContextTypes.DEFAULT_TYPE]]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    fetcher: Fetcher
+    translator: Translator
+    outbox: Outbox
+    refresh_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    refresh_task: asyncio.Task[Any] | None = None
+    last_refresh: datetime | None = None
+    last_report: RefreshReport | None = None
+
+    def chat_for(self, chat_id: int, chat_type: str, title: str) -> Chat:
+        """The chat's row, created on first contact with the configured defaults."""
+        d = self.settings.digest
+        return self.store.ensure_chat(chat_id, chat_type, title, times=d.times,
+                                      timezone=d.timezone, max_items=d.max_items,
+                                      now=datetime.now(UTC))
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    found: Services = context.application.bot_data[SERVICES_KEY]
+    return found

@@ -1,0 +1,115 @@
+"""Run the real Nashra bot against the fake Bot API server, in-process or as a process.
+
+``bot_site`` prepares loopback feeds, a config and a database already filled by one
+`nashra fetch`, so scenarios start with articles to send.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from bot.cli import ensure_model, main
+from bot.config import Settings, load_settings
+from bot.store import Store
+from bot.telegram.app import build_application
+from bot.telegram.services import NashraApp
+from support.arabic_samples import ARTICLES, SampleArticle, register_site
+from support.fake_telegram import FakeTelegram
+from support.feed_server import FeedServer
+
+ADMIN = 777001
+READER = 1001
+
+
+def article_variants(copies: int) -> list[SampleArticle]:
+    """``copies`` distinct stories per sample (own slug and title), for long digests."""
+    return [dataclasses.replace(a, slug=f"{a.slug}-{n}", title=f"{a.title} ({n})")
+            for n in range(copies) for a in ARTICLES]
+
+
+@dataclass
+class BotSite:
+    telegram: FakeTelegram
+    feeds: FeedServer
+    config: Path
+    settings: Settings
+
+    def store(self) -> Store:
+        return Store(self.settings.database_path)
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "NASHRA_TELEGRAM_TOKEN": self.telegram.token}
+
+
+def make_bot_site(tmp_path: Path, telegram: FakeTelegram, feeds: FeedServer,
+                  argos_package: Path, *, articles: Sequence[SampleArticle] = ARTICLES,
+                  extra: Sequence[str] = ()) -> BotSite:
+    feed_url = register_site(feeds, articles, kind="content")
+    lines = [
+        "[telegram]", f'api_base_url = "{telegram.base_url}"', f"admins = [{ADMIN}]",
+        "[storage]", f'path = "{tmp_path / "data" / "nashra.db"}"',
+        "[translation]", f'model = "{argos_package}"', "threads = 1",
+        "[fetch]", "timeout_seconds = 2", "interval_minutes = 60", "max_entries = 100",
+        *extra,
+        "[[feeds]]", f'url = "{feed_url}"', 'name = "الوكالة التجريبية"',
+    ]
+    config = tmp_path / "config.toml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fetched = CliRunner().invoke(main, ["--config", str(config), "fetch"])
+    assert fetched.exit_code == 0, fetched.output
+    settings = load_settings(str(config), environ={"NASHRA_TELEGRAM_TOKEN": telegram.token})
+    return BotSite(telegram, feeds, config, settings)
+
+
+@asynccontextmanager
+async def running_bot(site: BotSite) -> AsyncIterator[NashraApp]:
+    """The application as `nashra run` starts it: post_init, polling, then a clean stop."""
+    app = build_application(site.settings, ensure_model(site.settings))
+    await app.initialize()
+    if app.post_init:
+        await app.post_init(app)
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        if app.post_shutdown:
+            await app.post_shutdown(app)
+
+
+@contextmanager
+def bot_process(site: BotSite, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """`python -m bot run` as a real process; killed at the end if still running."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--config", str(site.config), *args, "run"],
+        env=site.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+def button_data(message: dict[str, Any], label_part: str) -> str:
+    """The callback data of the inline button whose label contains ``label_part``."""
+    for row in message["reply_markup"]["inline_keyboard"]:
+        for button in row:
+            if label_part in button["text"]:
+                return str(button["callback_data"])
+    raise AssertionError(f"no button with {label_part!r} in {message['reply_markup']}")

@@ -1,0 +1,157 @@
+"""Delivery that loses nothing: 429, 403, migrated groups, and a kill -9 between messages."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import time
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from support.bot_harness import (
+    READER,
+    BotSite,
+    article_variants,
+    bot_process,
+    make_bot_site,
+    running_bot,
+)
+from support.fake_telegram import FakeTelegram
+from support.feed_server import FeedServer
+
+from bot.store.chats import PENDING, SENT
+from bot.telegram.schedule import chat_jobs
+
+T = TypeVar("T")
+OTHER = 1002
+STORIES = 28
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
+         argos_package: Path) -> BotSite:
+    """28 stories and 30 items per digest: every digest spans several messages."""
+    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package,
+                         articles=article_variants(4), extra=["[digest]", "max_items = 30"])
+
+
+def digest_numbers(texts: list[str]) -> list[int]:
+    return [int(n) for text in texts for n in re.findall(r"^(\d+)\. ", text, re.M)]
+
+
+def test_429_in_the_middle_of_a_digest_delays_but_loses_nothing(site: BotSite) -> None:
+    tg = site.telegram
+    tg.fail_next("sendMessage", retry_after=1, after=1, chat_id=READER)
+
+    async def scenario() -> None:
+        async with running_bot(site):
+            tg.push_message(READER, "/digest")
+            with site.store() as store:
+                await tg.wait_for_async(lambda: store.outbox_messages(READER) and all(
+                    m.status == SENT for m in store.outbox_messages(READER)), timeout=20)
+                outbox = store.outbox_messages(READER)
+            assert len(outbox) >= 3
+            sent = [m["raw_text"] for m in tg.sent(READER)]
+            assert sent == [m.text for m in outbox]  # every message once, in order
+            assert digest_numbers([m["text"] for m in tg.sent(READER)]) == \
+                list(range(1, STORIES + 1))
+            assert [c["status"] for c in tg.calls("sendMessage")].count(429) == 1
+
+    run(scenario())
+
+
+def test_403_deactivates_that_chat_only(site: BotSite) -> None:
+    tg = site.telegram
+
+    async def scenario() -> None:
+        async with running_bot(site) as app:
+            soon = (datetime.now(UTC) + timedelta(seconds=4)).strftime("%H:%M:%S")
+            for chat in (READER, OTHER):
+                tg.push_message(chat, "/subscribe")
+                tg.push_message(chat, f"/settings times {soon}")
+                await tg.wait_for_messages_async(chat, 2)
+            tg.block(READER)
+            await tg.wait_for_async(lambda: digest_numbers(
+                [m["text"] for m in tg.sent(OTHER)]) == list(range(1, STORIES + 1)), timeout=20)
+            with site.store() as store:
+                reader = store.get_chat(READER)
+                assert reader is not None and not reader.subscribed
+                assert "blocked" in (reader.inactive_reason or "")
+                assert all(m.status != PENDING for m in store.outbox_messages(READER))
+                assert store.get_chat(OTHER).subscribed  # type: ignore[union-attr]
+            assert chat_jobs(app.job_queue, READER) == []  # type: ignore[arg-type]
+            assert len(tg.sent(READER)) == 2  # the two confirmations before the block
+
+    run(scenario())
+
+
+def test_migrated_group_is_followed(site: BotSite) -> None:
+    tg = site.telegram
+    group, supergroup, admin = -4001, -1004001, 4444
+    tg.set_admin(group, admin)
+
+    async def scenario() -> None:
+        async with running_bot(site):
+            tg.push_message(group, "/subscribe", user_id=admin)
+            await tg.wait_for_messages_async(group, 1)
+            tg.fail_next("sendMessage", migrate_to_chat_id=supergroup, chat_id=group)
+            tg.push_message(group, "/digest", user_id=admin)
+            await tg.wait_for_async(lambda: digest_numbers(
+                [m["text"] for m in tg.sent(supergroup)]) == list(range(1, STORIES + 1)),
+                timeout=20)
+            with site.store() as store:
+                moved = store.get_chat(supergroup)
+                assert moved is not None and moved.subscribed
+                assert store.get_chat(group) is None
+
+    run(scenario())
+
+
+def test_killed_between_two_messages_then_restarted(site: BotSite) -> None:
+    tg = site.telegram
+    # The second message gets a long 429: the process sleeps on it and is killed there.
+    tg.fail_next("sendMessage", retry_after=60, after=1, chat_id=READER)
+    with bot_process(site) as first:
+        tg.push_message(READER, "/digest")
+        tg.wait_for(lambda: 429 in [c["status"] for c in tg.calls("sendMessage")], timeout=30)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    with site.store() as store:
+        statuses = [m.status for m in store.outbox_messages(READER)]
+    assert statuses[0] == SENT and statuses[1:] and set(statuses[1:]) == {PENDING}
+    assert len(tg.sent(READER)) == 1
+    with bot_process(site) as second:
+        tg.wait_for(lambda: len(tg.sent(READER)) >= len(statuses), timeout=30)
+        time.sleep(1.5)  # anything sent twice would show up now
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=30) == 0
+        stderr = second.stderr.read() if second.stderr else ""
+    with site.store() as store:
+        outbox = store.outbox_messages(READER)
+    assert [m.status for m in outbox] == [SENT] * len(outbox)
+    assert [m["raw_text"] for m in tg.sent(READER)] == [m.text for m in outbox]
+    assert digest_numbers([m["text"] for m in tg.sent(READER)]) == list(range(1, STORIES + 1))
+    assert tg.token not in stderr
+    assert "Traceback" not in stderr
+
+
+def test_run_refuses_to_start_without_token(site: BotSite) -> None:
+    import subprocess
+    import sys
+
+    env = site.env()
+    env.pop("NASHRA_TELEGRAM_TOKEN")
+    result = subprocess.run([sys.executable, "-m", "bot", "--config", str(site.config), "run"],
+                            env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("config: telegram.token is empty; set "
+                                     "$NASHRA_TELEGRAM_TOKEN (or telegram.token in the config "
+                                     "file)")
