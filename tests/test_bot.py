@@ -109,7 +109,7 @@ def test_scheduled_digest_arrives_and_settings_move_the_job(site: BotSite) -> No
         async with running_bot(site) as app:
             tg = site.telegram
             await say(tg, "/subscribe")
-            soon = (datetime.now(UTC) + timedelta(seconds=3)).strftime("%H:%M:%S")
+            soon = (datetime.now(UTC) + timedelta(seconds=5)).strftime("%H:%M:%S")
             answer = await say(tg, f"/settings times {soon}")
             assert answer["text"] == (f"Saved. Digests at {soon} (UTC), up to 10 stories each.")
             assert chat_jobs(app.job_queue, READER) == [  # type: ignore[arg-type]
@@ -229,5 +229,37 @@ def test_group_members_cannot_change_settings(site: BotSite) -> None:
             assert ok["text"].startswith("Subscribed")
             digest = await say(tg, "/digest", chat=GROUP, user_id=GROUP_MEMBER)
             assert digest["text"].startswith("Nashra digest")
+
+    run(scenario())
+
+
+def test_schedule_is_rebuilt_from_the_database_after_restart(site: BotSite) -> None:
+    async def scenario() -> None:
+        async with running_bot(site):
+            await say(site.telegram, "/subscribe")
+            await say(site.telegram, "/settings times 06:45 18:30")
+        async with running_bot(site) as app:
+            assert chat_jobs(app.job_queue, READER) == [  # type: ignore[arg-type]
+                f"digest:{READER}:06:45", f"digest:{READER}:18:30"]
+
+    run(scenario())
+
+
+def test_channel_subscription_by_its_admin(site: BotSite) -> None:
+    channel = -1009001
+
+    async def scenario() -> None:
+        async with running_bot(site) as app:
+            tg = site.telegram
+            tg.add_chat(channel, chat_type="channel", title="Nashra EN", username="nashra_en")
+            not_admin = await say(tg, "/subscribe @nashra_en")
+            assert not_admin["text"] == "Only the channel's administrators can subscribe it."
+            tg.set_admin(channel, READER)
+            no_rights = await say(tg, "/subscribe @nashra_en")
+            assert no_rights["text"].startswith("Make me an administrator")
+            tg.set_admin(channel, tg.bot_id)
+            ok = await say(tg, "/subscribe @nashra_en")
+            assert ok["text"].startswith("Subscribed @nashra_en.")
+            assert chat_jobs(app.job_queue, channel)  # type: ignore[arg-type]
 
     run(scenario())

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 from support.bot_harness import (
+    ADMIN,
     READER,
     BotSite,
     article_variants,
@@ -73,7 +74,7 @@ def test_403_deactivates_that_chat_only(site: BotSite) -> None:
 
     async def scenario() -> None:
         async with running_bot(site) as app:
-            soon = (datetime.now(UTC) + timedelta(seconds=4)).strftime("%H:%M:%S")
+            soon = (datetime.now(UTC) + timedelta(seconds=6)).strftime("%H:%M:%S")
             for chat in (READER, OTHER):
                 tg.push_message(chat, "/subscribe")
                 tg.push_message(chat, f"/settings times {soon}")
@@ -82,8 +83,13 @@ def test_403_deactivates_that_chat_only(site: BotSite) -> None:
             await tg.wait_for_async(lambda: digest_numbers(
                 [m["text"] for m in tg.sent(OTHER)]) == list(range(1, STORIES + 1)), timeout=20)
             with site.store() as store:
+                def reader_inactive() -> bool:
+                    chat = store.get_chat(READER)
+                    return chat is not None and not chat.subscribed
+
+                await tg.wait_for_async(reader_inactive, timeout=20)
                 reader = store.get_chat(READER)
-                assert reader is not None and not reader.subscribed
+                assert reader is not None
                 assert "blocked" in (reader.inactive_reason or "")
                 assert all(m.status != PENDING for m in store.outbox_messages(READER))
                 assert store.get_chat(OTHER).subscribed  # type: ignore[union-attr]
@@ -155,3 +161,24 @@ def test_run_refuses_to_start_without_token(site: BotSite) -> None:
     assert result.stderr.strip() == ("config: telegram.token is empty; set "
                                      "$NASHRA_TELEGRAM_TOKEN (or telegram.token in the config "
                                      "file)")
+
+
+def test_other_400_fails_one_message_alerts_admins_once_and_continues(site: BotSite) -> None:
+    tg = site.telegram
+    tg.fail_next("sendMessage", code=400, description="Bad Request: can't parse entities: x",
+                 after=1, chat_id=READER)
+
+    async def scenario() -> None:
+        async with running_bot(site):
+            tg.push_message(READER, "/digest")
+            with site.store() as store:
+                await tg.wait_for_async(lambda: store.outbox_messages(READER) and all(
+                    m.status != PENDING for m in store.outbox_messages(READER)), timeout=20)
+                statuses = [m.status for m in store.outbox_messages(READER)]
+            assert statuses[1] == "failed"
+            assert statuses[:1] + statuses[2:] == [SENT] * (len(statuses) - 1)
+            alerts = await tg.wait_for_messages_async(ADMIN, 1)
+            assert "can't parse entities" in alerts[0]["text"].lower()
+            assert len(tg.sent(ADMIN)) == 1
+
+    run(scenario())
