@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from bot.config import Settings, load_settings
 from bot.digest import PlainText, render_digest
 from bot.errors import ConfigError, NashraError
 from bot.fetch import Fetcher, FetchSettings
-from bot.models import ModelInfo
+from bot.models import ModelInfo, Translation
 from bot.modelstore import ModelStore
 from bot.pipeline import RefreshReport, refresh
 from bot.search import search as search_archive
@@ -224,6 +225,25 @@ def export(ctx: click.Context, since: timedelta | None, fmt: str, output: Any) -
             output.write(json.dumps(console.export_record(article), ensure_ascii=False) + "\n")
 
 
+@main.command()
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite DESTINATION if it exists.")
+@click.pass_context
+def backup(ctx: click.Context, destination: Path, force: bool) -> None:
+    """Copy the database to DESTINATION, consistently, while Nashra keeps running."""
+    settings = _settings(ctx)
+    if destination.exists() and not force:
+        click.echo(f"error: {destination} exists; use --force to overwrite it", err=True)
+        ctx.exit(EXIT_FAILURE)
+    if destination.resolve() == settings.database_path.resolve():
+        click.echo("error: the backup must not replace the live database", err=True)
+        ctx.exit(EXIT_FAILURE)
+    with _guard(ctx, lambda: Store(settings.database_path)) as store:
+        check = _guard(ctx, lambda: store.backup(destination))
+        articles = store.count_articles()
+    click.echo(f"Backed up {articles} articles to {destination} (integrity: {check})")
+
+
 # models, feeds --------------------------------------------------------------------------------
 
 @main.group()
@@ -276,3 +296,51 @@ def feeds_list(ctx: click.Context) -> None:
         states = store.sync_feeds(settings.feeds, datetime.now(UTC))
     click.echo(console.feeds_table(states, datetime.now(UTC)))
 
+
+# translate ------------------------------------------------------------------------------------
+
+ARTICLE_SEPARATOR = "---"
+_SEPARATOR_LINE = re.compile(r"^[ \t]*---[ \t]*$", re.MULTILINE)
+
+
+def split_articles(text: str) -> list[str]:
+    """Articles of `nashra translate`'s input: separated by lines holding only ``---``."""
+    return [a.strip() for a in _SEPARATOR_LINE.split(text) if a.strip()]
+
+
+@main.command("translate")
+@click.argument("file", type=click.File("r", encoding="utf-8"), default="-")
+@click.pass_context
+def translate_text(ctx: click.Context, file: Any) -> None:
+    """Translate Arabic text from FILE (default: standard input) to English on standard output.
+
+    Articles are separated by a line holding only ---. Within an article a blank line
+    separates paragraphs and every line break ends a sentence. The output keeps the layout:
+    one translated article per input article, separated by --- lines. Uses the configured
+    model and the same sentence cache as `nashra fetch`, so a sentence translated once comes
+    from the cache afterwards. A one-line summary goes to standard error; a sentence the model
+    cannot translate (even after a retry) is left in Arabic and counted there.
+    """
+    settings = _settings(ctx)
+    articles = split_articles(file.read())
+    if not articles:
+        click.echo("Nothing to translate: the input is empty.", err=True)
+        return
+    results, translator = _guard(ctx, lambda: _translate_articles(settings, articles))
+    click.echo(f"\n\n{ARTICLE_SEPARATOR}\n\n".join(r.text for r in results))
+    untranslated = sum(r.untranslated for r in results)
+    click.echo(f"{len(articles)} articles, {translator.hits + translator.misses} sentences: "
+               f"{translator.hits} from the cache, {translator.misses} by the model"
+               f"{f', {untranslated} left untranslated' if untranslated else ''} "
+               f"({translator.model.id})", err=True)
+
+
+def _translate_articles(settings: Settings,
+                        articles: list[str]) -> tuple[list[Translation], Translator]:
+    model = ensure_model(settings)
+    with Store(settings.database_path) as store:
+        translator = Translator(model, _engine_settings(settings), store)
+        try:
+            return translator.translate_sync(articles), translator
+        finally:
+            translator.close()

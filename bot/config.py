@@ -48,7 +48,7 @@ class TranslationSettings:
     models_dir: str = ""
     beam_size: int = 4
     threads: int = 0
-    max_batch_tokens: int = 1024
+    max_batch_tokens: int = 512
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ class FetchSettingsConfig:
     user_agent: str = DEFAULT_USER_AGENT
     max_entries: int = 50
     min_text_chars: int = 500
+    allow_private: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
+import threading
+import traceback
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from types import TracebackType
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import click
 
@@ -19,11 +25,20 @@ from bot.search import SearchPage
 from bot.store import StoredArticle
 from bot.store.sqlite import HIGHLIGHT_END, HIGHLIGHT_START
 
+TOKEN_ENV = "NASHRA_TELEGRAM_TOKEN"
+REDACTED = "<redacted>"
+_secrets: set[str] = set()  # every form of every protected secret, longest replaced first
+_installed = False
+
 
 def setup_logging(verbose: bool) -> None:
-    """Log to stderr; httpx logs request URLs (a Bot API URL holds the token), so it is muted."""
+    """Log to stderr, with secrets redacted; httpx logs request URLs (a Bot API URL holds the
+    token), so it is muted as well."""
+    protect_secret(os.environ.get(TOKEN_ENV, ""))  # before the first log line, not after
+    _install_excepthooks()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    _wrap_root_formatters()
     for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "charset_normalizer"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # argostranslate logs failures that Nashra reports itself, in one clearer line.
@@ -34,24 +49,108 @@ def setup_logging(verbose: bool) -> None:
         argos.propagate = False
 
 
-class _RedactingFormatter(logging.Formatter):
-    """Formats as usual, then blanks out a secret wherever it appears (URLs, tracebacks)."""
+def secret_forms(secret: str) -> set[str]:
+    """The ways ``secret`` can show up in text: as is, URL-encoded (either hex case), and
+    for a bot token (``<bot id>:<key>``) the key alone, which no encoding changes."""
+    forms = {secret, quote(secret), quote(secret, safe=""), quote_plus(secret)}
+    forms |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), f) for f in set(forms)}
+    _bot_id, colon, key = secret.partition(":")
+    if colon and len(key) >= 16:
+        forms.add(key)
+    return {form for form in forms if len(form) >= 8}
 
-    def __init__(self, base: logging.Formatter | None, secret: str) -> None:
-        super().__init__()
-        self._base = base or logging.Formatter()
-        self._secret = secret
 
-    def format(self, record: logging.LogRecord) -> str:
-        return self._base.format(record).replace(self._secret, "<redacted>")
+def redact(text: str) -> str:
+    """``text`` with every protected secret replaced by ``<redacted>``."""
+    for form in sorted(_secrets, key=len, reverse=True):
+        if form in text:
+            text = text.replace(form, REDACTED)
+    return text
 
 
 def protect_secret(secret: str) -> None:
-    """Make sure ``secret`` (the bot token) never reaches a log line."""
+    """Make sure ``secret`` (the bot token) never reaches a log line or a traceback on stderr.
+
+    Two layers: every LogRecord is redacted as it is created (message, arguments, exception
+    text, stack), so handlers added at any time are covered, pytest's too; and the root
+    handlers' formatters redact the final line. (setup_logging also prints uncaught
+    exceptions redacted.) Secrets added later are covered by what is already installed.
+    """
     if not secret:
         return
+    _secrets.update(secret_forms(secret))
+    _install_record_factory()
+    _wrap_root_formatters()
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Formats as usual, then blanks out secrets wherever they appear (URLs, tracebacks)."""
+
+    def __init__(self, base: logging.Formatter | None) -> None:
+        super().__init__()
+        self._base = base or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self._base.format(record))
+
+
+def _wrap_root_formatters() -> None:
     for handler in logging.getLogger().handlers:
-        handler.setFormatter(_RedactingFormatter(handler.formatter, secret))
+        if not isinstance(handler.formatter, _RedactingFormatter):
+            handler.setFormatter(_RedactingFormatter(handler.formatter))
+
+
+def _redact_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # a malformed call; logging reports it itself when formatting
+        return
+    if redact(message) != message:
+        record.msg, record.args = redact(message), None
+    if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+        text = logging.Formatter().formatException(record.exc_info)
+        if redact(text) != text:
+            record.exc_text = redact(text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
+def _install_record_factory() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    make_record = logging.getLogRecordFactory()
+
+    def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        if _secrets:
+            _redact_record(record)
+        return record
+
+    logging.setLogRecordFactory(redacting_factory)
+
+
+def _install_excepthooks() -> None:
+    """Print uncaught exceptions (any thread) redacted; hooks someone else installed (a test
+    runner's) are left in place."""
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _print_redacted
+    if threading.excepthook is getattr(threading, "__excepthook__", None):
+        threading.excepthook = _print_thread_redacted
+
+
+def _print_redacted(kind: type[BaseException], exc: BaseException,
+                    tb: TracebackType | None) -> None:
+    sys.stderr.write(redact("".join(traceback.format_exception(kind, exc, tb))))
+
+
+def _print_thread_redacted(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None or isinstance(args.exc_value, SystemExit):
+        return
+    name = args.thread.name if args.thread else "?"
+    sys.stderr.write(f"Exception in thread {name}:\n")
+    _print_redacted(args.exc_type, args.exc_value, args.exc_traceback)
 
 
 def width(text: str) -> int:
@@ -91,9 +190,13 @@ def feed_status(report: FeedReport) -> str:
         return "not modified (304)"
     notes = []
     if report.untranslated:
-        notes.append(f"{report.untranslated} not in the source language")
+        notes.append(f"{report.untranslated} not or only partly translated")
     if report.extract_failures:
         notes.append(f"{report.extract_failures} pages unreadable, summary kept")
+    if report.dropped:
+        notes.append(f"{report.dropped} items without a link skipped")
+    if report.moved_to:
+        notes.append(f"moved permanently to {report.moved_to}")
     return "ok" + (f" ({'; '.join(notes)})" if notes else "")
 
 

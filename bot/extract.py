@@ -13,6 +13,7 @@ import re
 import trafilatura
 
 from bot.errors import ExtractError
+from bot.safetext import clean_text
 from bot.textnorm import arabic_ratio, normalize_arabic
 
 # --- decoding ---------------------------------------------------------------------------------
@@ -148,7 +149,7 @@ def extract_text(body: bytes, url: str, content_type: str | None = None) -> str:
     except Exception as exc:  # trafilatura/lxml failures belong to this one page
         raise ExtractError(f"extraction failed: {type(exc).__name__}") from exc
     # trafilatura puts one paragraph per line; Nashra separates paragraphs by blank lines.
-    lines = (extracted or "").splitlines()
+    lines = clean_text(extracted or "").splitlines()
     text = strip_boilerplate("\n\n".join(line for line in lines if line.strip()))
     if len(_LETTER.findall(text)) < _MIN_LETTERS:
         raise ExtractError("no article text found")

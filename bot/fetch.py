@@ -12,8 +12,8 @@ import email.utils
 import socket
 import ssl
 import time
-import zlib
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from types import TracebackType
@@ -21,12 +21,16 @@ from types import TracebackType
 import httpx
 
 from bot.errors import FetchError
+from bot.httpbody import read_capped as _read_capped
 from bot.models import FetchResult
+from bot.netguard import Resolver, check_public, system_resolver
 
-# Body decoding is done here rather than by httpx so that the size cap applies while
+# Bodies are decoded by bot.httpbody rather than by httpx so that the size cap applies while
 # decompressing: httpx inflates a whole network chunk at once, which a gzip bomb exploits.
 _ACCEPT_ENCODING = "gzip, deflate"
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_PERMANENT_STATUSES = frozenset({301, 308})
 # Headers that describe the wire form of the body, which no longer matches the decoded body.
 _WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
@@ -47,22 +51,35 @@ class Fetcher:
     """Fetches URLs with a global and a per-host concurrency limit.
 
     Use as ``async with Fetcher(settings) as fetcher: await fetcher.fetch(url)``. ``transport``
-    lets tests substitute ``httpx.MockTransport``.
+    lets tests substitute ``httpx.MockTransport``; ``resolver`` is the DNS lookup used by
+    ``public_only`` fetches (tests simulate public names with it).
     """
 
     def __init__(self, settings: FetchSettings,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 resolver: Resolver = system_resolver) -> None:
         self._settings = settings
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            follow_redirects=True,
-            max_redirects=settings.max_redirects,
-            timeout=httpx.Timeout(settings.timeout_seconds),
-            headers={"User-Agent": settings.user_agent, "Accept-Encoding": _ACCEPT_ENCODING},
-            limits=httpx.Limits(max_connections=max(1, settings.concurrency)),
-        )
+        self._resolver = resolver
+        self._client = self._make_client(transport, keepalive=True)
+        # Requests pinned to a checked address go through a client that never reuses a
+        # connection: a TLS session verified for one host name must not serve another name
+        # that happens to share the address.
+        self._guarded = self._make_client(transport, keepalive=False)
         self._global = asyncio.Semaphore(max(1, settings.concurrency))
         self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    def _make_client(self, transport: httpx.AsyncBaseTransport | None,
+                     keepalive: bool) -> httpx.AsyncClient:
+        settings = self._settings
+        concurrency = max(1, settings.concurrency)
+        return httpx.AsyncClient(
+            transport=transport,
+            follow_redirects=False,  # followed by hand: every hop is checked
+            timeout=httpx.Timeout(settings.timeout_seconds),
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": _ACCEPT_ENCODING},
+            limits=httpx.Limits(max_connections=concurrency,
+                                max_keepalive_connections=concurrency if keepalive else 0),
+        )
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -72,16 +89,20 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the underlying connection pool."""
+        """Close the underlying connection pools."""
         await self._client.aclose()
+        await self._guarded.aclose()
 
     async def fetch(self, url: str, *, etag: str | None = None,
-                    last_modified: str | None = None) -> FetchResult:
+                    last_modified: str | None = None,
+                    public_only: bool = False) -> FetchResult:
         """GET ``url``; send the validators given; return the decoded body or a 304 marker.
 
         Raises :class:`FetchError` for network failures, non-2xx statuses, bodies over
-        ``max_bytes``, too many redirects and timeouts (``timeout_seconds`` bounds the whole
-        request including the body, not each socket read).
+        ``max_bytes``, too many redirects, redirects to a non-HTTP scheme and timeouts
+        (``timeout_seconds`` bounds the whole request including redirects and the body, not
+        each socket read). With ``public_only`` every request, redirects included, must go
+        to a public address (see :mod:`bot.netguard`); else ``FetchError("refused: ...")``.
         """
         headers: dict[str, str] = {}
         if etag:
@@ -92,9 +113,13 @@ class Fetcher:
         async with self._host_semaphore(url), self._global:
             try:
                 async with asyncio.timeout(self._settings.timeout_seconds):
-                    return await self._get(url, headers, etag, last_modified)
+                    return await self._follow(url, headers, public_only)
             except TimeoutError:
                 raise FetchError(self._timeout_reason()) from None
+            except httpx.InvalidURL:
+                # The start URL was checked, so this is a Location httpx cannot even parse
+                # (it builds the next request itself, e.g. for "data:..." it raises here).
+                raise FetchError("refused: redirect to an invalid or non-HTTP URL") from None
             except httpx.HTTPError as exc:
                 raise _classify(exc, url, self._settings) from exc
 
@@ -111,40 +136,119 @@ class Fetcher:
     def _timeout_reason(self) -> str:
         return f"timed out after {self._settings.timeout_seconds:g}s"
 
-    async def _get(self, url: str, headers: dict[str, str], etag: str | None,
-                   last_modified: str | None) -> FetchResult:
-        async with self._client.stream("GET", url, headers=headers) as response:
-            if response.status_code == 304:
-                return _not_modified(response, etag, last_modified)
-            if not 200 <= response.status_code < 300:
-                raise _status_error(response)
-            body = await _read_capped(response, self._settings.max_bytes)
-            return FetchResult(
-                url=str(response.url),
-                status=response.status_code,
-                body=body,
-                headers={k: v for k, v in _lower_headers(response).items()
-                         if k not in _WIRE_HEADERS},
-                etag=response.headers.get("etag"),
-                last_modified=response.headers.get("last-modified"),
-            )
+    async def _follow(self, url: str, headers: dict[str, str],
+                      public_only: bool) -> FetchResult:
+        """Follow up to ``max_redirects`` redirects, checking each hop before sending it."""
+        current = _http_url(url)
+        moved = _Moved()
+        for _hop in range(self._settings.max_redirects + 1):
+            async with self._send(current, headers, public_only) as response:
+                location = response.headers.get("location", "").strip()
+                if response.status_code in _REDIRECT_STATUSES and location:
+                    target = _redirect_target(current, location)
+                    moved.hop(response.status_code, str(target))
+                    current = target
+                    continue
+                return await self._result(response, current, headers, moved.url)
+        raise FetchError("too many redirects")
+
+    @asynccontextmanager
+    async def _send(self, url: httpx.URL, headers: dict[str, str],
+                    public_only: bool) -> AsyncIterator[httpx.Response]:
+        if not public_only:
+            async with self._client.stream("GET", url, headers=headers) as response:
+                yield response
+            return
+        port = url.port or (443 if url.scheme == "https" else 80)
+        address = await check_public(url.host, port, self._resolver)
+        # Connect to the address that was checked, not to a second lookup of the name, so a
+        # rebinding DNS server cannot swap in a private address between check and connect.
+        # TLS still verifies the certificate against the host name (SNI).
+        pinned = url.copy_with(host=address)
+        extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+        request = self._guarded.build_request(
+            "GET", pinned, headers={**headers, "Host": url.netloc.decode("ascii")},
+            extensions=extensions)
+        response = await self._guarded.send(request, stream=True)
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    async def _result(self, response: httpx.Response, url: httpx.URL,
+                      sent: dict[str, str], moved_to: str | None) -> FetchResult:
+        if response.status_code == 304:
+            return _not_modified(response, str(url), sent, moved_to)
+        if not 200 <= response.status_code < 300:
+            raise _status_error(response)
+        body = await _read_capped(response, self._settings.max_bytes)
+        return FetchResult(
+            url=str(url),
+            status=response.status_code,
+            body=body,
+            headers={k: v for k, v in _lower_headers(response).items()
+                     if k not in _WIRE_HEADERS},
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+            moved_to=moved_to,
+        )
+
+
+class _Moved:
+    """Tracks where a chain of redirects permanently moved the resource.
+
+    Only an unbroken run of 301/308 from the first request counts: after a temporary
+    redirect, later permanent ones describe the temporary address, not ours.
+    """
+
+    def __init__(self) -> None:
+        self.url: str | None = None
+        self._permanent = True
+
+    def hop(self, status: int, target: str) -> None:
+        self._permanent = self._permanent and status in _PERMANENT_STATUSES
+        if self._permanent:
+            self.url = target
+
+
+def _http_url(url: str) -> httpx.URL:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        raise FetchError(f"invalid URL {url}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise FetchError(f"invalid URL {url}")
+    return parsed
+
+
+def _redirect_target(current: httpx.URL, location: str) -> httpx.URL:
+    try:
+        target = current.join(location)
+    except httpx.InvalidURL:
+        raise FetchError("refused: redirect to an invalid URL") from None
+    if target.scheme not in ("http", "https"):
+        raise FetchError(f"refused: redirect to a non-HTTP URL ({target.scheme}:)")
+    if not target.host:
+        raise FetchError("refused: redirect to a URL without a host")
+    return target
 
 
 def _lower_headers(response: httpx.Response) -> dict[str, str]:
     return {key.lower(): value for key, value in response.headers.items()}
 
 
-def _not_modified(response: httpx.Response, etag: str | None,
-                  last_modified: str | None) -> FetchResult:
+def _not_modified(response: httpx.Response, url: str, sent: dict[str, str],
+                  moved_to: str | None) -> FetchResult:
     # A 304 may omit the validators; keep the ones we sent so the caller does not lose them.
     return FetchResult(
-        url=str(response.url),
+        url=url,
         status=304,
         body=b"",
         headers=_lower_headers(response),
-        etag=response.headers.get("etag") or etag,
-        last_modified=response.headers.get("last-modified") or last_modified,
+        etag=response.headers.get("etag") or sent.get("If-None-Match"),
+        last_modified=response.headers.get("last-modified") or sent.get("If-Modified-Since"),
         not_modified=True,
+        moved_to=moved_to,
     )
 
 
@@ -179,80 +283,6 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if seconds != seconds:  # NaN
         return None
     return max(0.0, seconds)
-
-
-def _too_large(max_bytes: int) -> FetchError:
-    return FetchError(f"response larger than {max_bytes} bytes", status=None)
-
-
-async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
-    declared = response.headers.get("content-length")
-    if declared and declared.strip().isdigit() and int(declared) > max_bytes:
-        raise _too_large(max_bytes)
-    decoder = _BodyDecoder(response.headers.get("content-encoding", ""))
-    parts: list[bytes] = []
-    received = 0
-    async for chunk in _raw_chunks(response):
-        # Ask the decoder for one byte more than allowed: getting it proves the body too big.
-        data = decoder.feed(chunk, max_bytes - received + 1)
-        received += len(data)
-        if received > max_bytes:
-            raise _too_large(max_bytes)
-        parts.append(data)
-    tail = decoder.flush()
-    if received + len(tail) > max_bytes:
-        raise _too_large(max_bytes)
-    parts.append(tail)
-    return b"".join(parts)
-
-
-async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    async for chunk in response.aiter_raw():
-        if chunk:
-            yield chunk
-
-
-class _BodyDecoder:
-    """Incremental gzip/deflate decoding with a bound on the output of each step."""
-
-    def __init__(self, content_encoding: str) -> None:
-        codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
-        codings = [c for c in codings if c != "identity"]
-        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
-            raise FetchError(f"unsupported content encoding {content_encoding.strip()}")
-        self._coding = codings[0] if codings else ""
-        self._inflater: zlib._Decompress | None = None
-        if self._coding in ("gzip", "x-gzip"):
-            self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-
-    def feed(self, chunk: bytes, limit: int) -> bytes:
-        if not self._coding:
-            return chunk
-        if self._inflater is None:
-            self._inflater = self._deflate_inflater(chunk)
-        try:
-            data = self._inflater.decompress(chunk, limit)
-        except zlib.error as exc:
-            raise FetchError(f"cannot decode {self._coding} body: {exc}") from exc
-        return data
-
-    @staticmethod
-    def _deflate_inflater(first_chunk: bytes) -> zlib._Decompress:
-        # "deflate" is officially zlib-wrapped, but many servers send raw deflate.
-        probe = zlib.decompressobj()
-        try:
-            probe.decompress(first_chunk[:64], 1)
-        except zlib.error:
-            return zlib.decompressobj(-zlib.MAX_WBITS)
-        return zlib.decompressobj()
-
-    def flush(self) -> bytes:
-        if self._inflater is None:
-            return b""
-        try:
-            return self._inflater.flush()
-        except zlib.error as exc:
-            raise FetchError(f"cannot decode {self._coding} body: {exc}") from exc
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -292,6 +322,9 @@ def _classify(exc: httpx.HTTPError, url: str, settings: FetchSettings) -> FetchE
     if any(isinstance(e, ssl.SSLError) for e in chain) or "certificate" in text:
         ssl_exc = next((e for e in chain if isinstance(e, ssl.SSLError)), exc)
         detail = getattr(ssl_exc, "reason", None) or _one_line(ssl_exc)
+        verify_message = getattr(ssl_exc, "verify_message", None)  # unset when hand-made
+        if isinstance(ssl_exc, ssl.SSLCertVerificationError) and verify_message:
+            detail = f"certificate verify failed ({verify_message})"
         return FetchError(f"TLS error: {detail}")
     if any(hint in text for hint in _RESOLVE_HINTS) or _has_gaierror(chain):
         return FetchError(f"cannot resolve host {_request_host(exc, url)}")
@@ -299,6 +332,8 @@ def _classify(exc: httpx.HTTPError, url: str, settings: FetchSettings) -> FetchE
         return FetchError("connection refused")
     if any(isinstance(e, ConnectionResetError) for e in chain) or "reset by peer" in text:
         return FetchError("connection reset")
+    if "complete message body" in text:
+        return FetchError("connection closed before the whole body arrived")
     if isinstance(exc, httpx.RemoteProtocolError):
         return FetchError(f"protocol error: {_one_line(exc)}")
     if isinstance(exc, httpx.ConnectError):

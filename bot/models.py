@@ -11,7 +11,8 @@ class FetchResult:
     """One HTTP response as the fetch stage hands it on.
 
     ``not_modified`` is True for a 304; then ``body`` is empty and nothing needs parsing.
-    ``url`` is the final URL after redirects; header names are lower-case.
+    ``url`` is the final URL after redirects; header names are lower-case. ``moved_to`` is
+    where 301/308 redirects from the requested URL permanently lead (None when they did not).
     """
 
     url: str
@@ -21,6 +22,7 @@ class FetchResult:
     etag: str | None = None
     last_modified: str | None = None
     not_modified: bool = False
+    moved_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,11 @@ class Article:
 
 @dataclass(frozen=True)
 class FeedState:
-    """A feed as the store knows it: identity, conditional-GET validators and health."""
+    """A feed as the store knows it: identity, conditional-GET validators and health.
+
+    ``url`` is the identity (as configured or added); ``fetch_url`` is where the feed
+    permanently moved (a 301/308), fetched instead of ``url`` when set.
+    """
 
     id: int
     url: str
@@ -107,6 +113,7 @@ class FeedState:
     article_count: int = 0
     origin: str = "config"       # config | user (added with /addfeed)
     active: bool = True
+    fetch_url: str | None = None
 
 
 @dataclass(frozen=True)

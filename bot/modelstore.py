@@ -295,23 +295,32 @@ def _index_package(source: str, target: str) -> Any:
 
 def _download(links: Sequence[str], dest: Path,
               progress: Callable[[int, int | None], None] | None) -> None:
+    """Download the first link that works into ``dest``; the archive is verified after."""
     errors = []
     for url in links:
         try:
-            with httpx.stream("GET", url, follow_redirects=True,
-                              timeout=_DOWNLOAD_TIMEOUT) as response:
-                response.raise_for_status()
-                length = response.headers.get("content-length")
-                total = int(length) if length and length.isdigit() else None
-                done = 0
-                with dest.open("wb") as fh:
-                    for chunk in response.iter_bytes(_READ_CHUNK):
-                        fh.write(chunk)
-                        done += len(chunk)
-                        if progress is not None:
-                            progress(done, total)
+            _download_one(url, dest, progress)
             return
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, TranslateError) as exc:
             errors.append(f"{url}: {exc}")
     raise TranslateError("download failed: " + ("; ".join(errors) or "no links"))
 
+
+def _download_one(url: str, dest: Path,
+                  progress: Callable[[int, int | None], None] | None) -> None:
+    with httpx.stream("GET", url, follow_redirects=True, timeout=_DOWNLOAD_TIMEOUT) as response:
+        response.raise_for_status()
+        length = response.headers.get("content-length")
+        total = int(length) if length and length.isdigit() else None
+        done = 0
+        with dest.open("wb") as fh:
+            for chunk in response.iter_bytes(_READ_CHUNK):
+                fh.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+        # Compare bytes on the wire (Content-Length counts those, not decoded bytes): a
+        # connection cut short must not install half a model.
+        if total is not None and response.num_bytes_downloaded != total:
+            raise TranslateError(f"incomplete download: {response.num_bytes_downloaded} of "
+                                 f"{total} bytes")

@@ -20,7 +20,9 @@ import lxml.etree  # type: ignore[import-untyped]
 import lxml.html  # type: ignore[import-untyped]
 
 from bot.errors import ParseError
+from bot.feedprep import keep_newest, to_utf8
 from bot.models import Entry, ParsedFeed
+from bot.safetext import clean_line, clean_text
 
 # Query parameters that only say where a click came from; they never select content.
 _TRACKING_PARAMS = frozenset({
@@ -39,6 +41,10 @@ _BLOCK_TAGS = frozenset({
 })
 _DROP_TAGS = ("script", "style", "noscript", "template", "head", "iframe", "object", "svg")
 _INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u00ad"))
+# A tag or entity in a title that claims to be plain text.
+_MARKUP = re.compile(r"<[A-Za-z/!][^>]*>|&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]+);")
+# Characters of the text used as a headline when an item has no title.
+_UNTITLED_CHARS = 120
 
 # Anything before the root element that a document may legally (or commonly) start with.
 _PROLOG = re.compile(rb"\A(?:\s+|<\?.*?\?>|<!--.*?-->|<!(?!DOCTYPE)[^>]*>)*", re.S)
@@ -48,20 +54,36 @@ _ROOT = re.compile(rb"<(!DOCTYPE\s+)?([A-Za-z][\w:.-]*)", re.I)
 _EPOCH = re.compile(r"^(1\d{9}|[234]\d{9}|1\d{12}|[234]\d{12})$")
 
 
+# Items parsed when the caller sets no limit (e.g. a preview of a new feed).
+DEFAULT_MAX_ITEMS = 500
+# How many more items than asked for are parsed: repeated items collapse after parsing.
+_ITEM_SLACK = 2
+# Dates before this are placeholders (0 = 1970-01-01), not publication dates.
+EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
+
+
 def parse_feed(body: bytes, headers: Mapping[str, str], url: str, fetched_at: datetime,
                max_entries: int | None = None) -> ParsedFeed:
     """Parse an RSS or Atom document into entries, newest first.
 
-    ``headers`` are the HTTP response headers (their charset is honoured); ``url`` is the
-    final URL the document came from and resolves relative links. Raises :class:`ParseError`
-    for HTML pages, empty or malformed documents.
+    ``headers`` are the HTTP response headers (their charset is honoured unless the bytes
+    prove it wrong); ``url`` is the final URL the document came from and resolves relative
+    links. Only the newest ``max_entries`` items are returned (``DEFAULT_MAX_ITEMS`` when
+    None). Raises :class:`ParseError` for HTML pages, empty or malformed documents.
+    Entity declarations are never expanded and nothing outside the document is read.
     """
     fetched_at = _as_utc(fetched_at)
-    _reject_non_feed(body, headers.get("content-type") or headers.get("Content-Type") or "")
+    content_type = headers.get("content-type") or headers.get("Content-Type") or ""
+    _reject_non_feed(body, content_type)
     response_headers = {k.lower(): v for k, v in headers.items()}
     response_headers.setdefault("content-location", url)
+    limit = DEFAULT_MAX_ITEMS if max_entries is None else max(0, max_entries)
+    prepared = to_utf8(body, content_type)
+    if prepared is not None:
+        body, response_headers["content-type"] = prepared
+        body = keep_newest(body, max(1, limit * _ITEM_SLACK), fetched_at)
     parsed = feedparser.parse(body, response_headers=response_headers)
-    _check_bozo(parsed)
+    _check_bozo(parsed, declares_entities=b"<!ENTITY" in body[:65536])
     if not parsed.get("version") and not any(e.get("title") or e.get("link")
                                                 for e in parsed.entries):
         raise ParseError("not a feed (no RSS or Atom elements found)")
@@ -73,12 +95,12 @@ def parse_feed(body: bytes, headers: Mapping[str, str], url: str, fetched_at: da
         entry = _entry(raw, url, fetched_at, shared_ids | {url, site_link})
         entries.setdefault(entry.key, entry)  # a repeated item keeps its first occurrence
     ordered = sorted(entries.values(), key=lambda e: e.published, reverse=True)
-    if max_entries is not None:
-        ordered = ordered[:max(0, max_entries)]
-    return ParsedFeed(title=_plain_title(parsed.feed.get("title_detail")), entries=ordered)
+    return ParsedFeed(title=_plain_title(parsed.feed.get("title_detail")),
+                      entries=ordered[:limit])
 
 
 def _reject_non_feed(body: bytes, content_type: str) -> None:
+    """ParseError for what is plainly not a feed: nothing, JSON or text, an HTML page."""
     # Strip BOMs and the NULs of UTF-16 so the sniffing below sees ASCII markup.
     stripped = body[:8192].lstrip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n").replace(b"\x00", b"")
     if not stripped.strip() and not body[8192:].strip():
@@ -93,7 +115,7 @@ def _reject_non_feed(body: bytes, content_type: str) -> None:
         raise ParseError("not a feed (got an HTML page)")
 
 
-def _check_bozo(parsed: Any) -> None:
+def _check_bozo(parsed: Any, *, declares_entities: bool) -> None:
     if not parsed.get("bozo"):
         return
     exc = parsed.get("bozo_exception")
@@ -105,6 +127,10 @@ def _check_bozo(parsed: Any) -> None:
         return
     if isinstance(exc, xml.sax.SAXParseException):
         message = f"line {exc.getLineNumber()}, column {exc.getColumnNumber()}: {message}"
+    if declares_entities and "entity" in message:
+        # feedparser drops the DOCTYPE's entity declarations (only plain character references
+        # survive), so references to them end here instead of expanding or reading files.
+        message += " (entity declarations are not expanded)"
     raise ParseError(f"malformed XML: {message}")
 
 
@@ -116,13 +142,17 @@ def _shared_ids(raw_entries: Iterable[Any]) -> set[str]:
 def _entry(raw: Any, feed_url: str, fetched_at: datetime, unusable_ids: set[str]) -> Entry:
     link = str(raw.get("link", "")).strip()
     url = urljoin(feed_url, link) if link else ""
+    if not url.lower().startswith(("http://", "https://")):
+        url = ""  # javascript:, data:, file: links are no links a reader may be given
     canonical = canonical_url(url) if url else ""
-    title = _plain_title(raw.get("title_detail"))
+    text = _entry_text(raw)
+    # No title: the start of the text stands in, so a digest never shows an empty headline.
+    title = _plain_title(raw.get("title_detail")) or clean_line(text, _UNTITLED_CHARS)
     raw_date = str(_field(raw, "published") or _field(raw, "updated")
                    or _field(raw, "created") or "")
     key = _entry_key(str(raw.get("id", "")).strip(), canonical, unusable_ids, title, raw_date)
-    return Entry(key=key, url=url, canonical_url=canonical, title=title,
-                 text=_entry_text(raw), published=_published(raw, fetched_at))
+    return Entry(key=key, url=url, canonical_url=canonical, title=title, text=text,
+                 published=_published(raw, fetched_at))
 
 
 def _entry_key(guid: str, canonical: str, unusable_ids: set[str], title: str,
@@ -150,8 +180,8 @@ def _entry_text(raw: Any) -> str:
     for detail in raw.get("content") or []:
         text = _detail_text(detail)
         if text:
-            return text
-    return _detail_text(raw.get("summary_detail"))
+            return clean_text(text)
+    return clean_text(_detail_text(raw.get("summary_detail")))
 
 
 def _detail_text(detail: Any) -> str:
@@ -165,12 +195,14 @@ def _detail_text(detail: Any) -> str:
 
 
 def _plain_title(detail: Any) -> str:
+    """One clean line: markup removed (also from "plain" titles that carry tags), no
+    control or bidi characters, at most ``MAX_TITLE_CHARS`` characters."""
     if not detail:
         return ""
     value = str(detail.get("value", ""))
-    if "html" in str(detail.get("type", "")):
+    if "html" in str(detail.get("type", "")) or _MARKUP.search(value):
         value = html_to_text(value)
-    return " ".join(value.translate(_INVISIBLE).split())
+    return clean_line(value)
 
 
 def _published(raw: Any, fetched_at: datetime) -> datetime:
@@ -182,6 +214,8 @@ def _published(raw: Any, fetched_at: datetime) -> datetime:
                                 parsed[5], tzinfo=UTC)
             except (TypeError, ValueError):
                 continue
+            if when < EARLIEST_DATE:
+                return fetched_at  # 1970 and the like: a missing date, not an old story
             return min(when, fetched_at)  # a date in the future is a publisher's clock error
     return fetched_at
 

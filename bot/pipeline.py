@@ -8,24 +8,28 @@ one feed (or one article) and is recorded there; the rest of the refresh goes on
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.config import Settings
-from bot.errors import ExtractError, FetchError, StageError
+from bot.errors import ExtractError, FetchError, StageError, StoreError
 from bot.extract import extract_text
 from bot.fetch import Fetcher
-from bot.models import Article, Entry, FeedState, Translation
+from bot.models import Article, Entry, FeedState, FetchResult, Translation
 from bot.parse import parse_feed
 from bot.store import Store
 from bot.textnorm import arabic_ratio
 from bot.translate import Translator
 
+log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=24)
 MIN_ARABIC_SHARE = 0.5
 LEAD_SENTENCES = 2
 LONG_FIRST_SENTENCE = 220
+# A feed's new address that answers with one of these is forgotten (back to the original).
+_GONE = frozenset({404, 410})
 
 
 @dataclass
@@ -41,6 +45,8 @@ class FeedReport:
     not_modified: bool = False
     postponed_until: datetime | None = None
     error: str | None = None
+    dropped: int = 0                # items without an http(s) link
+    moved_to: str | None = None     # the feed permanently moved there (fetched from now on)
 
 
 @dataclass
@@ -102,7 +108,10 @@ async def refresh(settings: Settings, store: Store, fetcher: Fetcher,
         *(_collect(feed, store, fetcher, settings, now, progress) for feed in due))
     pending = _drop_duplicates([p for c in collected for p in c.pending])
     hits_before, misses_before = translator.hits, translator.misses
-    await _translate(pending, translator)
+    try:
+        await _translate(pending, translator)
+    except StoreError as exc:  # the sentence cache could not be written (disk full...)
+        pending = _fail_pending(collected, pending, exc)
     report.cache_hits = translator.hits - hits_before
     report.sentences_translated = translator.misses - misses_before
     for item in collected:
@@ -118,25 +127,55 @@ async def _collect(feed: FeedState, store: Store, fetcher: Fetcher, settings: Se
                    now: datetime, progress: ProgressCallback | None) -> _Collected:
     """Fetch, parse, dedupe and extract one feed; a failure is recorded on its report."""
     item = _Collected(feed, FeedReport(feed.name, feed.url))
+    public_only = feed.origin == "user" and not settings.fetch.allow_private
     try:
-        result = await fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
+        result = await _fetch_feed(feed, store, fetcher, public_only)
         item.etag, item.last_modified = result.etag or feed.etag, result.last_modified
         if result.not_modified:
             item.report.not_modified = True
             item.last_modified = item.last_modified or feed.last_modified
         else:
-            parsed = parse_feed(result.body, result.headers, result.url, now,
-                                max_entries=settings.fetch.max_entries)
-            new_entries = _new_entries(feed, parsed.entries, store)
-            item.report.skipped = len(parsed.entries) - len(new_entries)
-            item.pending = await _extract_all(feed, new_entries, fetcher, settings, item.report)
+            # feedparser is CPU-heavy on big documents: keep it off the event loop.
+            parsed = await asyncio.to_thread(parse_feed, result.body, result.headers,
+                                             result.url, now, settings.fetch.max_entries)
+            # Items without an http(s) link can be neither opened by readers nor deduplicated.
+            usable = [entry for entry in parsed.entries if entry.canonical_url]
+            item.report.dropped = len(parsed.entries) - len(usable)
+            new_entries = _new_entries(feed, usable, store)
+            item.report.skipped = len(usable) - len(new_entries)
+            item.pending = await _extract_all(feed, new_entries, fetcher, settings,
+                                              item.report, public_only)
+        _remember_move(feed, result.moved_to, store, item.report)
     except FetchError as exc:
         item.report.error, item.retry_after = str(exc), exc.retry_after
     except StageError as exc:
         item.report.error = str(exc)
+    except Exception as exc:  # a bug or a library surprise: this feed fails, the rest go on
+        log.exception("unexpected failure refreshing %s", feed.url)
+        item.report.error = f"internal error: {type(exc).__name__}"
     if progress:
         progress(item.report)
     return item
+
+
+async def _fetch_feed(feed: FeedState, store: Store, fetcher: Fetcher,
+                      public_only: bool) -> FetchResult:
+    """Fetch from where the feed moved, else its own URL; a vanished new home is forgotten."""
+    try:
+        return await fetcher.fetch(feed.fetch_url or feed.url, etag=feed.etag,
+                                   last_modified=feed.last_modified, public_only=public_only)
+    except FetchError as exc:
+        if feed.fetch_url and exc.status in _GONE:
+            store.record_feed_moved(feed.id, None)  # next time, back to the feed's own URL
+        raise
+
+
+def _remember_move(feed: FeedState, moved_to: str | None, store: Store,
+                   report: FeedReport) -> None:
+    """A 301/308 from a document that parsed: fetch the new address from now on."""
+    if moved_to and moved_to != (feed.fetch_url or feed.url):
+        store.record_feed_moved(feed.id, moved_to)
+        report.moved_to = moved_to
 
 
 def _new_entries(feed: FeedState, entries: Sequence[Entry], store: Store) -> list[Entry]:
@@ -155,9 +194,11 @@ def _new_entries(feed: FeedState, entries: Sequence[Entry], store: Store) -> lis
 
 
 async def _extract_all(feed: FeedState, entries: Sequence[Entry], fetcher: Fetcher,
-                       settings: Settings, report: FeedReport) -> list[_Pending]:
+                       settings: Settings, report: FeedReport,
+                       public_only: bool) -> list[_Pending]:
+    min_chars = settings.fetch.min_text_chars
     texts = await asyncio.gather(
-        *(_article_text(entry, fetcher, settings.fetch.min_text_chars) for entry in entries))
+        *(_article_text(entry, fetcher, min_chars, public_only) for entry in entries))
     pending: list[_Pending] = []
     for entry, (text, failed) in zip(entries, texts, strict=True):
         report.extract_failures += failed
@@ -169,15 +210,17 @@ async def _extract_all(feed: FeedState, entries: Sequence[Entry], fetcher: Fetch
     return pending
 
 
-async def _article_text(entry: Entry, fetcher: Fetcher, min_chars: int) -> tuple[str, bool]:
+async def _article_text(entry: Entry, fetcher: Fetcher, min_chars: int,
+                        public_only: bool) -> tuple[str, bool]:
     """The entry's own text, or the article page's when the feed only carries a summary.
 
     Returns the text and whether extraction was attempted and failed (the summary is kept).
+    Pages of a user-added feed obey the same public-address rule as the feed itself.
     """
     if len(entry.text) >= min_chars or not entry.url.startswith(("http://", "https://")):
         return entry.text, False
     try:
-        page = await fetcher.fetch(entry.url)
+        page = await fetcher.fetch(entry.url, public_only=public_only)
         content_type = page.headers.get("content-type")
         # trafilatura is CPU-heavy on large pages: keep it off the event loop.
         text = await asyncio.to_thread(extract_text, page.body, page.url, content_type)
@@ -208,18 +251,37 @@ async def _translate(pending: Sequence[_Pending], translator: Translator) -> Non
         item.translation = (results[2 * index], results[2 * index + 1])
 
 
+def _fail_pending(collected: Sequence[_Collected], pending: list[_Pending],
+                  exc: StoreError) -> list[_Pending]:
+    """Every feed with new articles fails this turn; nothing half-done is stored."""
+    failed = {p.feed.id for p in pending}
+    for item in collected:
+        if item.feed.id in failed and not item.report.error:
+            item.report.error = str(exc)
+    return []
+
+
 def _store_feed(item: _Collected, pending: Sequence[_Pending], store: Store, model: str,
                 settings: Settings, now: datetime) -> None:
-    """Store new articles first, then the validators: a crash in between only refetches."""
-    if item.report.error:
-        store.record_fetch_failure(item.feed.id, now, item.report.error,
-                                   _next_check(item, settings, now))
-        return
-    articles = [_article(p, model, now) for p in pending]
-    item.report.new = store.add_articles(articles)
-    item.report.untranslated = sum(1 for a in articles if a.untranslated)
-    store.record_fetch_success(item.feed.id, now, etag=item.etag,
-                               last_modified=item.last_modified)
+    """Store new articles first, then the validators: a crash in between only refetches.
+
+    A database failure (disk full, locked too long) is this feed's error; what was stored
+    before stays, and the unchanged validators make the next refresh try again.
+    """
+    try:
+        if item.report.error:
+            store.record_fetch_failure(item.feed.id, now, item.report.error,
+                                       _next_check(item, settings, now))
+            return
+        articles = [_article(p, model, now) for p in pending]
+        item.report.new = store.add_articles(articles)
+        item.report.untranslated = sum(1 for a in articles if a.untranslated)
+        store.record_fetch_success(item.feed.id, now, etag=item.etag,
+                                   last_modified=item.last_modified)
+    except StoreError as exc:
+        log.error("feed %s: %s", item.feed.url, exc)
+        item.report.new = 0
+        item.report.error = item.report.error or str(exc)
 
 
 def _next_check(item: _Collected, settings: Settings, now: datetime) -> datetime:

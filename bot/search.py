@@ -16,8 +16,11 @@ from bot.store import SearchRow, Store
 from bot.store.sqlite import HIGHLIGHT_END, HIGHLIGHT_START
 from bot.textnorm import arabic_ratio, normalize_arabic
 
-MAX_QUERY_CHARS = 256
+# Longer input is refused by the bot (query_problem) and cut to this length everywhere else.
+MAX_QUERY_CHARS = 200
 MAX_TERMS = 12
+# Deepest result offset a caller may ask for (pages beyond are refused, never queried).
+MAX_OFFSET = 100_000
 SNIPPET_WORDS = 18
 _PHRASE = re.compile(r'"([^"]*)"')
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -64,6 +67,15 @@ def parse_query(text: str) -> SearchQuery:
     return SearchQuery(tuple(dict.fromkeys(terms))[:MAX_TERMS])
 
 
+def query_problem(text: str) -> str | None:
+    """Why ``text`` cannot be searched as typed, in one short sentence; None when it can."""
+    if len(text) > MAX_QUERY_CHARS:
+        return f"That search is too long (max {MAX_QUERY_CHARS} characters)."
+    if parse_query(text).empty:
+        return "There are no words to search for in that. Try e.g. /search central bank."
+    return None
+
+
 def _quote(term: tuple[str, ...]) -> str:
     # Words come from \w runs so they hold no quotes; doubling is a second line of defence.
     return '"' + " ".join(term).replace('"', '""') + '"'
@@ -74,7 +86,7 @@ def search(store: Store, text: str, *, limit: int = 10, offset: int = 0,
     """Ranked results for ``text``: all terms first; if none match, any term."""
     query = parse_query(text)
     now = now or datetime.now(UTC)
-    if query.empty:
+    if query.empty or not 0 <= offset <= MAX_OFFSET:
         return SearchPage(text, [], offset, limit, False, True)
     match, matched_all = query.match_all(), True
     if len(query.terms) > 1 and not store.search_articles(match, limit=1, now=now):

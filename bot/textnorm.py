@@ -1,9 +1,15 @@
-"""Arabic text normalisation shared by translate, store and search."""
+"""Arabic text normalisation and sentence splitting, shared by translate, store and search."""
 
 from __future__ import annotations
 
+import importlib
+import logging
 import re
 import unicodedata
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 # Harakat, Quranic marks and superscript alef: what "with or without diacritics" is about.
 _TASHKEEL = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
@@ -86,10 +92,21 @@ def split_sentences(text: str, max_chars: int = 400) -> list[str]:
     """
     sentences: list[str] = []
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        for sentence in _split_line(line):
-            for piece in _split_semicolons(sentence, max_chars // 2):
-                sentences.extend(_chunk(piece, max_chars))
+        sentences.extend(limit_length(_split_line(line), max_chars))
     return sentences
+
+
+def limit_length(sentences: list[str], max_chars: int = 400) -> list[str]:
+    """Cut sentences longer than ``max_chars`` (at ؛ first, then ؛ ; ، , or spaces).
+
+    Applied to every splitter's output, the sentence-boundary model's included: the
+    translation model truncates over-long input.
+    """
+    pieces: list[str] = []
+    for sentence in sentences:
+        for piece in _split_semicolons(sentence, max_chars // 2):
+            pieces.extend(_chunk(piece, max_chars))
+    return pieces
 
 
 def _split_line(line: str) -> list[str]:
@@ -148,3 +165,58 @@ def _chunk_point(piece: str, max_chars: int) -> int:
         if at > 0:
             return at + len(mark)
     return max_chars
+
+
+# --- a package's sentence-boundary model ------------------------------------------------------
+
+
+class SentenceSplitter:
+    """Sentence boundaries with a MiniSBD model (ONNX) when one is given and the ``minisbd``
+    runtime is installed, else with :func:`split_sentences`' rules.
+
+    Argos packages made for argostranslate 1.11 may carry such a model in a ``minisbd/``
+    folder (argostranslate uses the first ``*.onnx`` there, else downloads one per language;
+    Nashra never downloads one). The session is created on first use, so only the thread that
+    splits (the translator's worker) pays for it; a runtime that is missing or refuses the
+    file means rules, said once in the log.
+    """
+
+    def __init__(self, model_file: Path | None) -> None:
+        self.model_file = model_file
+        self._detector: Any = None
+
+    @classmethod
+    def for_package(cls, package_dir: Path) -> SentenceSplitter:
+        folder = package_dir / "minisbd"
+        models = sorted(folder.glob("*.onnx")) if folder.is_dir() else []
+        return cls(models[0] if models else None)
+
+    def split(self, paragraph: str) -> list[str]:
+        detector = self._load() if self.model_file is not None else None
+        if detector is None:
+            return split_sentences(paragraph)
+        sentences: list[str] = []
+        # A line break always ends a sentence (headlines, lists), as with the rules.
+        for line in paragraph.splitlines():
+            if not line.strip():
+                continue
+            try:
+                found = [s.strip() for s in detector.sentences(line) if s.strip()]
+            except (ValueError, IndexError, RuntimeError) as exc:
+                log.debug("minisbd failed on a line, using rules: %s", exc)
+                found = split_sentences(line)
+            sentences.extend(limit_length(found))
+        return sentences
+
+    def _load(self) -> Any:
+        if self._detector is None:
+            try:
+                # Optional and untyped: imported by name, only when a package ships a model.
+                minisbd = importlib.import_module("minisbd")
+                self._detector = minisbd.SBDetect(str(self.model_file), use_gpu=False,
+                                                  max_threads=1)
+            except Exception as exc:  # ImportError, or onnxruntime refusing the file
+                log.info("sentence-boundary model unavailable (%s); using rules", exc)
+                self.model_file = None
+                return None
+        return self._detector

@@ -38,7 +38,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 @pytest.fixture
 def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
          argos_package: Path) -> BotSite:
-    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package)
+    # /addfeed tests add loopback feeds, which only the operator may allow.
+    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package,
+                         extra=["allow_private = true"])
 
 
 async def say(tg: FakeTelegram, text: str, chat: int = READER, **kw: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import pytest
 
 from bot.textnorm import (
     arabic_ratio,
+    limit_length,
     normalize_arabic,
     normalize_sentence,
     split_paragraphs,
@@ -148,3 +149,25 @@ def test_arabic_ratio() -> None:
     assert arabic_ratio("hello") == 0.0
     assert arabic_ratio("مرحبا") == 1.0
     assert arabic_ratio("123 ...") == 0.0
+
+
+def test_limit_length_cuts_only_over_long_sentences() -> None:
+    short = "وصل الوفد إلى القاهرة."
+    clause = "وأكد المسؤول أن العمل مستمر في المشروع"
+    long = "، ".join([clause] * 12) + "."
+    pieces = limit_length([short, long], max_chars=150)
+    assert pieces[0] == short
+    assert len(pieces) > 2 and all(len(p) <= 150 for p in pieces)
+    assert " ".join(pieces[1:]) == long
+
+
+def test_arabic_comma_and_semicolon_do_not_end_short_sentences() -> None:
+    text = "التقى الوزيران، وبحثا التعاون؛ ثم عقدا مؤتمراً صحفياً. وغادر الوفد مساءً."
+    assert split_sentences(text) == ["التقى الوزيران، وبحثا التعاون؛ ثم عقدا مؤتمراً صحفياً.",
+                                     "وغادر الوفد مساءً."]
+
+
+def test_arabic_question_mark_inside_quotes() -> None:
+    text = "وتساءل المحلل: «هل تصمد الهدنة؟» وأجاب بأن الأمر صعب. انتهى."
+    assert split_sentences(text) == ["وتساءل المحلل: «هل تصمد الهدنة؟»",
+                                     "وأجاب بأن الأمر صعب.", "انتهى."]

@@ -209,6 +209,36 @@ def test_install_from_index_downloads_with_progress(
     assert not [p for p in store.root.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.parametrize("declared_extra", [4096, -4096])
+def test_download_shorter_or_longer_than_announced_is_refused(
+        store: ModelStore, model: ModelInfo, argos_package: Path,
+        monkeypatch: pytest.MonkeyPatch, declared_extra: int) -> None:
+    payload = argos_package.read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload) + declared_extra))
+            self.end_headers()
+            self.wfile.write(payload)  # then the connection closes
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/translate-ar_en-1_1.argosmodel"
+    monkeypatch.setattr(bot.modelstore, "_index_package",
+                        lambda source, target: SimpleNamespace(links=[url]))
+    try:
+        with pytest.raises(TranslateError, match=r"download failed|not a valid"):
+            store.install_from_index("ar", "en")
+    finally:
+        server.shutdown()
+    assert store.installed() == [model]  # the old model is untouched
+    assert not [p for p in store.root.iterdir() if p.name.startswith(".")]
+
+
 # --- resolve ----------------------------------------------------------------------------------
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -16,6 +18,9 @@ from bot.textnorm import normalize_arabic
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # SQLite caps host parameters per statement; chunk IN (...) lists well below it.
 CHUNK = 500
+# When another process holds the write lock past busy_timeout: wait and retry, then give up.
+LOCK_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+log = logging.getLogger(__name__)
 
 
 def to_db_time(moment: datetime) -> str:
@@ -45,20 +50,20 @@ def placeholders(prefix: str, values: list[Any]) -> tuple[str, dict[str, Any]]:
 class Database:
     """One connection in WAL mode, used from one thread; writes go through transactions."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout_ms: int = 5000) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.create_function("nashra_fold", 1, _fold, deterministic=True)
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
-        self._db.row_factory = sqlite3.Row
-        self._db.create_function("nashra_fold", 1, _fold, deterministic=True)
-        self._db.execute("PRAGMA busy_timeout = 10000")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute("PRAGMA foreign_keys = ON")
-        self._migrate()
 
     def close(self) -> None:
         self._db.close()
@@ -71,13 +76,52 @@ class Database:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+        """One write transaction; SQLite errors (locked, disk full...) become StoreError."""
+        self._begin()
         try:
             yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(_describe(exc)) from exc
             raise
-        self._db.execute("COMMIT")
+
+    def _begin(self) -> None:
+        for delay in (*LOCK_RETRY_DELAYS, None):
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if delay is None or not _is_lock_error(exc):
+                    raise StoreError(_describe(exc)) from exc
+                log.warning("database busy; retrying in %.2fs", delay)
+                time.sleep(delay)
+
+    def backup(self, destination: Path) -> str:
+        """A consistent single-file copy of the live database (SQLite's online backup API).
+
+        Written beside the destination and renamed into place; returns the copy's
+        ``PRAGMA integrity_check`` result.
+        """
+        partial = destination.with_name(destination.name + ".partial")
+        try:
+            target = sqlite3.connect(partial)
+            try:
+                self._db.backup(target, pages=1024)
+                target.execute("PRAGMA journal_mode = DELETE")  # no -wal file to carry along
+                check = str(target.execute("PRAGMA integrity_check").fetchone()[0])
+            finally:
+                target.close()
+            partial.replace(destination)
+        except (OSError, sqlite3.Error) as exc:
+            partial.unlink(missing_ok=True)
+            raise StoreError(f"backup to {destination} failed: {exc}") from exc
+        return check
+
+    def integrity_check(self) -> str:
+        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
 
     def _execute_write(self, sql: str, params: Mapping[str, Any]) -> int:
         with self._transaction() as db:
@@ -98,6 +142,18 @@ class Database:
     @property
     def schema_version(self) -> int:
         return int(self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
+
+
+def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _describe(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "disk is full" in text or "database or disk is full" in text:
+        return "database or disk is full"
+    return text
 
 
 def _fold(text: str | None) -> str | None:

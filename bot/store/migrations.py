@@ -112,4 +112,8 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_status ON outbox (status, id);
     """,
+    # 3: where a feed permanently moved (301/308); the configured URL stays its identity
+    """
+    ALTER TABLE feeds ADD COLUMN fetch_url TEXT;
+    """,
 )

@@ -68,6 +68,11 @@ class Store(ChatQueries):
             {"etag": etag, "lm": last_modified, "at": to_db_time(fetched), "id": feed_id},
         )
 
+    def record_feed_moved(self, feed_id: int, fetch_url: str | None) -> None:
+        """Fetch this feed from ``fetch_url`` from now on (None: from its own URL again)."""
+        self._execute_write("UPDATE feeds SET fetch_url = :to WHERE id = :id",
+                            {"to": fetch_url, "id": feed_id})
+
     def record_fetch_failure(self, feed_id: int, fetched: datetime, reason: str,
                              next_check: datetime) -> None:
         """Count one more consecutive failure and postpone the feed's next check."""
@@ -231,5 +236,5 @@ def _feed_state(row: sqlite3.Row) -> FeedState:
         last_modified=row["last_modified"], last_fetched=optional_time(row["last_fetched"]),
         next_check=optional_time(row["next_check"]), error_count=row["error_count"],
         last_error=row["last_error"], article_count=row["n"], origin=row["origin"],
-        active=bool(row["active"]),
+        active=bool(row["active"]), fetch_url=row["fetch_url"],
     )

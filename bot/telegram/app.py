@@ -5,8 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import Update
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -16,11 +20,12 @@ from telegram.ext import (
     filters,
 )
 
+from bot import console
 from bot.config import Settings
 from bot.fetch import Fetcher, FetchSettings
 from bot.models import ModelInfo
 from bot.store import Store
-from bot.telegram import admin, handlers, preferences
+from bot.telegram import admin, handlers, preferences, ratelimit
 from bot.telegram.delivery import Outbox
 from bot.telegram.schedule import schedule_all, schedule_chat, schedule_refresh, stop_refresh
 from bot.telegram.services import SERVICES_KEY, NashraApp, Services
@@ -32,8 +37,25 @@ log = logging.getLogger(__name__)
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 
+class SendRateLimiter(AIORateLimiter):
+    """Telegram's flood limits are about messages: only sends and edits wait their turn.
+
+    Lookups such as getChatMember (permission checks in busy groups) would otherwise queue
+    behind the 20-per-minute group limit and make the bot feel stuck.
+    """
+
+    async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Any]],
+                              args: Any, kwargs: dict[str, Any], endpoint: str,
+                              data: dict[str, Any], rate_limit_args: int | None) -> Any:
+        if not endpoint.lower().startswith(("send", "edit", "copy", "forward")):
+            return await callback(*args, **kwargs)
+        return await super().process_request(callback, args, kwargs, endpoint, data,
+                                             rate_limit_args)
+
+
 def build_application(settings: Settings, model: ModelInfo) -> NashraApp:
     """The bot, talking to ``telegram.api_base_url``, with all handlers registered."""
+    console.protect_secret(settings.telegram.token)  # before anything can log or raise it
 
     async def post_init(app: NashraApp) -> None:
         await _open(app, settings, model)
@@ -43,15 +65,17 @@ def build_application(settings: Settings, model: ModelInfo) -> NashraApp:
            .base_url(settings.telegram.api_base_url)
            .base_file_url(settings.telegram.api_base_url.replace("/bot", "/file/bot"))
            # The outbox handles 429 itself (wait, then resend in order); no hidden retries.
-           .rate_limiter(AIORateLimiter(max_retries=0))
+           .rate_limiter(SendRateLimiter(max_retries=0))
            .post_init(post_init)
            .post_shutdown(_close)
            .build())
+    app.bot_data[ratelimit.LIMITER_KEY] = ratelimit.RateLimiter()
     _add_handlers(app)
     return app
 
 
 def _add_handlers(app: NashraApp) -> None:
+    app.add_handler(ratelimit.handler(), group=-1)
     commands = {
         "start": handlers.start, "help": handlers.help_command,
         "subscribe": handlers.subscribe, "unsubscribe": handlers.unsubscribe,
@@ -68,6 +92,7 @@ def _add_handlers(app: NashraApp) -> None:
     }
     for pattern, callback in buttons.items():
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern))
+    app.add_handler(CallbackQueryHandler(handlers.unknown_button))  # forged or outdated
     app.add_handler(MessageHandler(filters.COMMAND, handlers.unknown_command))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, preferences.typed_value))
     app.add_error_handler(handlers.on_error)
@@ -117,5 +142,23 @@ async def _close(app: NashraApp) -> None:
 def run(settings: Settings, model: ModelInfo) -> None:
     """Long polling until SIGINT/SIGTERM; then a clean shutdown."""
     app = build_application(settings, model)
-    app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
-                    stop_signals=(signal.SIGINT, signal.SIGTERM))
+    # PTB logs a rejected token with a long traceback; the one line below says it all.
+    logging.getLogger("telegram.ext").addFilter(_without_invalid_token)
+    try:
+        app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
+                        stop_signals=(signal.SIGINT, signal.SIGTERM))
+    except InvalidToken:
+        _fail("telegram: the Bot API rejected the bot token; check $NASHRA_TELEGRAM_TOKEN "
+              "(or telegram.token)", 2)
+    except TelegramError as exc:
+        _fail(f"telegram: could not start: {exc}", 1)
+
+
+def _without_invalid_token(record: logging.LogRecord) -> bool:
+    return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
+
+
+def _fail(line: str, code: int) -> None:
+    """One clear line on stderr (never the token) and the exit code; no traceback."""
+    sys.stderr.write(console.redact(line) + "\n")
+    raise SystemExit(code)

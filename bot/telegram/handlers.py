@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import secrets
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.digest import isolate
-from bot.search import SearchPage, search
+from bot.search import MAX_OFFSET, SearchPage, query_problem, search
 from bot.store.sqlite import HIGHLIGHT_END, HIGHLIGHT_START
 from bot.telegram.common import (
-    NO_PREVIEW,
+    INVALID_BUTTON,
+    answer,
+    clipped,
     current_chat,
+    edit,
     esc,
+    parse_id,
+    refuse_arguments,
     refuse_unless_manager,
     reply,
 )
@@ -29,6 +35,10 @@ from bot.telegram.services import services
 log = logging.getLogger(__name__)
 SEARCH_PAGE = 5
 MAX_REMEMBERED_SEARCHES = 20
+SEARCH_EXPIRED = "This search has expired. Send /search again."
+CHANNEL_NAME = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}")
+SUBSCRIBE_USAGE = ("Usage: /subscribe for this chat, or /subscribe @channel for a channel "
+                   "you administer.")
 COMMANDS = (
     ("subscribe", "Get English digests in this chat"),
     ("unsubscribe", "Stop the digests"),
@@ -71,6 +81,9 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Subscribe this chat (or a channel given as @name) with the default schedule."""
     if context.args:
+        if len(context.args) > 1 or not CHANNEL_NAME.fullmatch(context.args[0]):
+            await reply(update, SUBSCRIBE_USAGE)
+            return
         await _subscribe_channel(update, context, context.args[0])
         return
     if await refuse_unless_manager(update, context):
@@ -84,7 +97,7 @@ async def subscribe_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     assert query is not None
     if await refuse_unless_manager(update, context):
         return
-    await query.answer()
+    await answer(update)
     await _subscribe_chat(update, context)
 
 
@@ -134,6 +147,8 @@ async def _subscribe_channel(update: Update, context: ContextTypes.DEFAULT_TYPE,
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stop this chat's digests."""
+    if await refuse_arguments(update, context, "unsubscribe"):
+        return
     if await refuse_unless_manager(update, context):
         return
     svc = services(context)
@@ -145,6 +160,8 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send what is new for this chat right now."""
+    if await refuse_arguments(update, context, "digest"):
+        return
     svc = services(context)
     chat = current_chat(update, context)
     now = datetime.now(UTC)
@@ -165,26 +182,35 @@ async def search_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await reply(update, "Usage: <code>/search words</code> — English or Arabic, e.g. "
                     "<code>/search central bank</code> or <code>/search البنك المركزي</code>.")
         return
+    problem = query_problem(text)
+    if problem:
+        await reply(update, esc(problem))
+        return
     token = _remember_search(context, text)
     page = search(services(context).store, text, limit=SEARCH_PAGE)
     await reply(update, render_search(page), reply_markup=search_buttons(page, token))
 
 
 async def search_page_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Next/Previous under search results: edit the message in place."""
+    """Next/Previous under search results (``search:<token>:<offset>``): edit in place."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    _prefix, token, offset_text = query.data.split(":", 2)
-    remembered: dict[str, str] = (context.chat_data or {}).get("searches", {})
-    if token not in remembered or not offset_text.isdigit():
-        await query.answer("This search has expired. Send /search again.", show_alert=True)
+    _prefix, _sep, rest = query.data.partition(":")
+    token, _sep, offset_text = rest.partition(":")
+    offset = parse_id(offset_text)
+    if offset is None or offset > MAX_OFFSET or offset % SEARCH_PAGE:
+        await answer(update, INVALID_BUTTON, alert=True)
         return
-    page = search(services(context).store, remembered[token], limit=SEARCH_PAGE,
-                  offset=int(offset_text))
-    await query.answer()
-    await query.edit_message_text(render_search(page), parse_mode=ParseMode.HTML,
-                                  link_preview_options=NO_PREVIEW,
-                                  reply_markup=search_buttons(page, token))
+    remembered: dict[str, str] = (context.chat_data or {}).get("searches", {})
+    if token not in remembered:
+        await answer(update, SEARCH_EXPIRED, alert=True)
+        return
+    page = search(services(context).store, remembered[token], limit=SEARCH_PAGE, offset=offset)
+    if not page.hits and offset:
+        await answer(update, "No more results.")
+        return
+    await answer(update)
+    await edit(update, render_search(page), search_buttons(page, token))
 
 
 def _remember_search(context: ContextTypes.DEFAULT_TYPE, text: str) -> str:
@@ -236,14 +262,31 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await reply(update, "I don't know that command. /help lists what I can do.")
 
 
+async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any button press no other handler understands (forged, or from an old version)."""
+    data = update.callback_query.data if update.callback_query else None
+    log.info("unknown callback data %r", clipped(data or "", 70))
+    await answer(update, INVALID_BUTTON, alert=True)
+
+
+SORRY = "Sorry, something went wrong with that. Please try again in a moment."
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure and tell the user briefly; never a stack trace in the chat."""
     log.error("update failed: %s", context.error, exc_info=context.error)
-    if isinstance(update, Update) and update.effective_message:
-        try:
-            await update.effective_message.reply_text(
-                "Sorry, something went wrong with that. Please try again in a moment.")
-        except TelegramError:
-            log.warning("could not send the error notice")
+    if not isinstance(update, Update):
+        return
+    try:
+        if update.callback_query is not None:
+            try:
+                await update.callback_query.answer(SORRY, show_alert=True)
+                return
+            except BadRequest:  # already answered, or too old: say it in the chat instead
+                pass
+        if update.effective_message is not None:
+            await update.effective_message.reply_text(SORRY)
+    except TelegramError:
+        log.warning("could not send the error notice")
 
 

@@ -8,16 +8,33 @@ Africa/Cairo``, ``/settings items 5``.
 
 from __future__ import annotations
 
+import logging
+import re
+import time
 import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.config import TIME_PATTERN
 from bot.digest import isolate
 from bot.models import Chat
-from bot.telegram.common import current_chat, esc, refuse_unless_manager, reply
+from bot.telegram.common import (
+    INVALID_BUTTON,
+    answer,
+    clipped,
+    current_chat,
+    edit,
+    esc,
+    parse_id,
+    refuse_arguments,
+    refuse_unless_manager,
+    reply,
+)
 from bot.telegram.handlers import schedule_text
 from bot.telegram.schedule import job_queue, schedule_chat
 from bot.telegram.services import services
@@ -27,7 +44,13 @@ TIMEZONE_PRESETS = ("UTC", "Africa/Cairo", "Asia/Riyadh", "Asia/Dubai", "Asia/Be
                     "Europe/London", "Europe/Berlin", "America/New_York")
 ITEM_PRESETS = (3, 5, 10, 15, 20, 30)
 MAX_TIMES = 6
+MAX_ITEMS = 30
+MAX_VALUE_CHARS = 64  # longest IANA name is ~32; anything longer is not a value
+AWAIT_SECONDS = 600  # a "Custom…" prompt expires after this long
 AWAITING = "awaiting"
+USAGE = ("Usage: /settings times 07:30 19:00 · /settings timezone Africa/Cairo · "
+         "/settings items 10")
+log = logging.getLogger(__name__)
 
 
 def Button(text: str, data: str) -> InlineKeyboardButton:
@@ -50,6 +73,8 @@ def sources_markup(update: Update, context: ContextTypes.DEFAULT_TYPE,
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Show the sources with a button each to include or exclude it here."""
+    if await refuse_arguments(update, context, "sources"):
+        return
     chat = current_chat(update, context)
     names = [f"{'⬜' if f.id in chat.excluded_feeds else '✅'} {esc(isolate(f.name))}"
              for f in services(context).store.feeds(active_only=True)]
@@ -64,28 +89,40 @@ async def source_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if await refuse_unless_manager(update, context):
         return
     svc = services(context)
-    feed_id = query.data.removeprefix("src:")
+    feed_id = parse_id(query.data.removeprefix("src:"))
     known = {f.id: f for f in svc.store.feeds(active_only=True)}
-    if not feed_id.isdigit() or int(feed_id) not in known:
-        await query.answer("That source is no longer available.", show_alert=True)
+    if feed_id is None or feed_id not in known:
+        await answer(update, "That source is no longer available.", alert=True)
         return
     chat = current_chat(update, context)
-    excluded = int(feed_id) not in chat.excluded_feeds
-    svc.store.set_feed_excluded(chat.id, int(feed_id), excluded)
-    name = known[int(feed_id)].name
-    await query.answer(f"{name}: {'excluded' if excluded else 'included'}")
-    await query.edit_message_reply_markup(
-        sources_markup(update, context, current_chat(update, context)))
+    excluded = feed_id not in chat.excluded_feeds
+    svc.store.set_feed_excluded(chat.id, feed_id, excluded)
+    name = clipped(known[feed_id].name, 150)
+    await answer(update, f"{name}: {'excluded' if excluded else 'included'}")
+    try:
+        await query.edit_message_reply_markup(
+            sources_markup(update, context, current_chat(update, context)))
+    except BadRequest as exc:
+        log.debug("could not update the sources buttons: %s", exc)
 
 
 # settings -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Awaiting:
+    """A "Custom…" prompt: who pressed it, for which setting, until when (monotonic)."""
+
+    what: str  # "times" or "timezone"
+    user_id: int
+    until: float
+
 
 def settings_text(chat: Chat) -> str:
     return ("<b>Settings</b>\n" + schedule_text(chat.times, chat.timezone, chat.max_items)
             + "\nChoose what to change:")
 
 
-def main_menu() -> InlineKeyboardMarkup:
+def main_menu(chat: Chat | None = None) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[Button("🕗 Times", "set:times"),
                                   Button("🌍 Timezone", "set:tz"),
                                   Button("🔢 Items", "set:items")]])
@@ -111,6 +148,12 @@ def items_menu(chat: Chat) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([*rows(buttons, 6), [Button("⬅ Back", "set:menu")]])
 
 
+MENUS: dict[str, Callable[[Chat], InlineKeyboardMarkup]] = {
+    "menu": main_menu, "times": times_menu, "tz": timezone_menu, "items": items_menu}
+APPLIES = {"time": "times", "zone": "timezone", "n": "items"}
+CUSTOM = {"times": "times", "tz": "timezone"}
+
+
 async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Show this chat's digest settings as buttons, or set one: /settings times 07:30."""
     chat = current_chat(update, context)
@@ -118,38 +161,46 @@ async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if await refuse_unless_manager(update, context):
             return
         what, values = context.args[0].lower(), context.args[1:]
-        await reply(update, apply_setting(context, chat, what, values))
+        await reply(update, esc(apply_setting(context, chat, what, values)))
         return
     await reply(update, settings_text(chat), reply_markup=main_menu())
 
 
 async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Navigate the settings menus and apply presets."""
+    """Navigate the settings menus and apply presets: ``set:<action>[:<value>]``."""
     query = update.callback_query
     assert query is not None and query.data is not None
     if await refuse_unless_manager(update, context):
         return
     _prefix, _sep, rest = query.data.partition(":")
     action, _sep, value = rest.partition(":")
-    chat = current_chat(update, context)
-    note = ""
-    if action == "custom":
-        assert context.chat_data is not None
-        context.chat_data[AWAITING] = value
-        prompt = ("Send the digest times as HH:MM, separated by spaces (e.g. 07:30 19:00)."
-                  if value == "times" else "Send an IANA timezone name, e.g. Africa/Cairo.")
-        await query.answer()
-        await reply(update, prompt)
+    if action == "custom" and value in CUSTOM:
+        await _ask_custom(update, context, CUSTOM[value])
         return
-    if action in ("time", "zone", "n"):
-        note = _apply_button(context, chat, action, value)
-        chat = current_chat(update, context)
-    menus = {"times": times_menu, "time": times_menu, "tz": timezone_menu,
-             "zone": timezone_menu, "items": items_menu, "n": items_menu}
-    markup = menus[action](chat) if action in menus else main_menu()
-    await query.answer(note)
-    await query.edit_message_text(settings_text(chat), parse_mode=ParseMode.HTML,
-                                  reply_markup=markup)
+    chat = current_chat(update, context)
+    if action in MENUS and not value:
+        await answer(update)
+        await edit(update, settings_text(chat), MENUS[action](chat))
+        return
+    if action not in APPLIES or not value:
+        await answer(update, INVALID_BUTTON, alert=True)
+        return
+    note = _apply_button(context, chat, action, value)
+    chat = current_chat(update, context)
+    await answer(update, clipped(note, 200))
+    menu = {"time": times_menu, "zone": timezone_menu, "n": items_menu}[action]
+    await edit(update, settings_text(chat), menu(chat))
+
+
+async def _ask_custom(update: Update, context: ContextTypes.DEFAULT_TYPE, what: str) -> None:
+    """Remember who pressed "Custom…" for what; only their next message is taken."""
+    user = update.effective_user
+    assert context.chat_data is not None and user is not None
+    context.chat_data[AWAITING] = Awaiting(what, user.id, time.monotonic() + AWAIT_SECONDS)
+    prompt = ("Send the digest times as HH:MM, separated by spaces (e.g. 07:30 19:00)."
+              if what == "times" else "Send an IANA timezone name, e.g. Africa/Cairo.")
+    await answer(update)
+    await reply(update, prompt)
 
 
 def _apply_button(context: ContextTypes.DEFAULT_TYPE, chat: Chat, action: str,
@@ -160,62 +211,85 @@ def _apply_button(context: ContextTypes.DEFAULT_TYPE, chat: Chat, action: str,
         if not times:
             return "Keep at least one time; /unsubscribe stops the digests."
         return apply_setting(context, chat, "times", times)
-    if action == "zone":
-        return apply_setting(context, chat, "timezone", [value])
-    return apply_setting(context, chat, "items", [value])
+    return apply_setting(context, chat, APPLIES[action], [value])
 
 
 async def typed_value(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A custom time or timezone typed after pressing "Custom…"."""
-    assert context.chat_data is not None
-    awaiting = context.chat_data.pop(AWAITING, None)
-    message = update.effective_message
-    if awaiting is None or message is None or not message.text:
+    """A custom time or timezone typed, by the user who pressed "Custom…", after pressing it.
+
+    Anyone else's messages are left alone (and the prompt stays open for its owner).
+    """
+    message, user = update.effective_message, update.effective_user
+    if context.chat_data is None or message is None or user is None or not message.text:
+        return
+    awaiting = context.chat_data.get(AWAITING)
+    if not isinstance(awaiting, Awaiting) or awaiting.user_id != user.id:
+        return
+    del context.chat_data[AWAITING]
+    if time.monotonic() > awaiting.until:
+        await reply(update, "That prompt has expired. Open /settings and press Custom… again.")
         return
     if await refuse_unless_manager(update, context):
         return
-    what = "times" if awaiting == "times" else "timezone"
     chat = current_chat(update, context)
-    await reply(update, apply_setting(context, chat, what, message.text.split()))
+    await reply(update, esc(apply_setting(context, chat, awaiting.what, message.text.split())))
 
 
 def apply_setting(context: ContextTypes.DEFAULT_TYPE, chat: Chat, what: str,
                   values: list[str]) -> str:
-    """Validate and store one setting, move the chat's jobs; returns the answer to show."""
-    problem = _validate(what, values)
-    if problem:
-        return problem
+    """Validate and store one setting, move the chat's jobs; returns the plain-text answer."""
+    checked = validate(what, values)
+    if isinstance(checked, str):
+        return checked
     store = services(context).store
     if what == "times":
-        times = sorted(dict.fromkeys(values))
-        chat = store.update_chat_settings(chat.id, times=times)
+        chat = store.update_chat_settings(chat.id, times=sorted(dict.fromkeys(checked)))
     elif what == "timezone":
-        chat = store.update_chat_settings(chat.id, timezone=values[0])
+        chat = store.update_chat_settings(chat.id, timezone=checked[0])
     else:
-        chat = store.update_chat_settings(chat.id, max_items=int(values[0]))
+        chat = store.update_chat_settings(chat.id, max_items=int(checked[0]))
     schedule_chat(job_queue(context), chat)
     return "Saved. " + schedule_text(chat.times, chat.timezone, chat.max_items)
 
 
-def _validate(what: str, values: list[str]) -> str | None:
-    usage = ("Usage: /settings times 07:30 19:00 · /settings timezone Africa/Cairo · "
-             "/settings items 10")
+def validate(what: str, values: list[str]) -> list[str] | str:
+    """The values in canonical form, or a short plain-text reason they are refused."""
     if what not in ("times", "timezone", "items") or not values:
-        return usage
+        return USAGE
+    long = next((v for v in values if len(v) > MAX_VALUE_CHARS), None)
+    if long is not None:
+        return f"That value is too long (max {MAX_VALUE_CHARS} characters)."
     if what == "times":
-        bad = [v for v in values if not TIME_PATTERN.match(v)]
-        if bad:
-            return f"{esc(bad[0][:20])} is not a time; use HH:MM such as 07:30."
-        if len(set(values)) > MAX_TIMES:
-            return f"At most {MAX_TIMES} digest times, please."
-        return None
+        return _validate_times(values)
+    if len(values) > 1:
+        return ("Give one timezone, e.g. /settings timezone Africa/Cairo." if what == "timezone"
+                else f"Give one number from 1 to {MAX_ITEMS}, e.g. /settings items 10.")
     if what == "timezone":
-        try:
-            zoneinfo.ZoneInfo(values[0])
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            return (f"Unknown timezone {esc(values[0][:40])}. Use an IANA name such as "
+        zone = canonical_timezone(values[0])
+        if zone is None:
+            return (f"Unknown timezone {clipped(values[0])}. Use an IANA name such as "
                     "Africa/Cairo or Europe/London.")
-        return None
-    if not values[0].isdigit() or not 1 <= int(values[0]) <= 30:
-        return "Items per digest must be a number from 1 to 30."
-    return None
+        return [zone]
+    if not re.fullmatch(r"[0-9]{1,3}", values[0]) or not 1 <= int(values[0]) <= MAX_ITEMS:
+        return f"Items per digest must be a number from 1 to {MAX_ITEMS}."
+    return [str(int(values[0]))]
+
+
+def _validate_times(values: list[str]) -> list[str] | str:
+    if len(set(values)) > MAX_TIMES:
+        return f"At most {MAX_TIMES} digest times, please."
+    times = ["0" + v if re.fullmatch(r"[0-9]:[0-9]{2}(:[0-9]{2})?", v) else v for v in values]
+    bad = [v for v in times if not TIME_PATTERN.match(v)]
+    if bad:
+        return f"{clipped(bad[0], 20)} is not a time; use HH:MM such as 07:30."
+    return times
+
+
+@cache
+def _timezones() -> dict[str, str]:
+    return {name.lower(): name for name in zoneinfo.available_timezones()}
+
+
+def canonical_timezone(name: str) -> str | None:
+    """The IANA name as spelled in the database (case-insensitive match), or None."""
+    return _timezones().get(name.strip().lower())

@@ -23,6 +23,7 @@ from bot.cli import ensure_model, main
 from bot.config import Settings, load_settings
 from bot.store import Store
 from bot.telegram.app import build_application
+from bot.telegram.ratelimit import LIMITER_KEY, RateLimiter
 from bot.telegram.services import NashraApp
 from support.arabic_samples import ARTICLES, SampleArticle, register_site
 from support.fake_telegram import FakeTelegram
@@ -72,10 +73,21 @@ def make_bot_site(tmp_path: Path, telegram: FakeTelegram, feeds: FeedServer,
     return BotSite(telegram, feeds, config, settings)
 
 
+# In-process scenarios send commands much faster than people do; the per-chat rate limit
+# stays in the path but this high unless a test passes its own limiter.
+SCENARIO_LIMITER_LIMIT = 1_000_000
+
+
 @asynccontextmanager
-async def running_bot(site: BotSite) -> AsyncIterator[NashraApp]:
-    """The application as `nashra run` starts it: post_init, polling, then a clean stop."""
+async def running_bot(site: BotSite, *,
+                      rate_limiter: RateLimiter | None = None) -> AsyncIterator[NashraApp]:
+    """The application as `nashra run` starts it: post_init, polling, then a clean stop.
+
+    The per-chat command rate limit is lifted (``SCENARIO_LIMITER_LIMIT``) unless
+    ``rate_limiter`` is given, e.g. ``RateLimiter()`` for the production limit.
+    """
     app = build_application(site.settings, ensure_model(site.settings))
+    app.bot_data[LIMITER_KEY] = rate_limiter or RateLimiter(limit=SCENARIO_LIMITER_LIMIT)
     await app.initialize()
     if app.post_init:
         await app.post_init(app)
@@ -93,17 +105,26 @@ async def running_bot(site: BotSite) -> AsyncIterator[NashraApp]:
 
 
 @contextmanager
-def bot_process(site: BotSite, *args: str) -> Iterator[subprocess.Popen[str]]:
-    """`python -m bot run` as a real process; killed at the end if still running."""
+def bot_process(site: BotSite, *args: str,
+                output: Path | None = None) -> Iterator[subprocess.Popen[str]]:
+    """`python -m bot run` as a real process; killed at the end if still running.
+
+    stdout and stderr are pipes, or with ``output`` both go to that file (for chatty runs
+    such as ``-v``, which could fill a pipe nobody reads and block the bot).
+    """
+    sink = output.open("w", encoding="utf-8") if output is not None else None
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "--config", str(site.config), *args, "run"],
-        env=site.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=site.env(), stdout=sink or subprocess.PIPE,
+        stderr=subprocess.STDOUT if sink else subprocess.PIPE, text=True)
     try:
         yield process
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
+        if sink is not None:
+            sink.close()
 
 
 def button_data(message: dict[str, Any], label_part: str) -> str:
@@ -113,3 +134,23 @@ def button_data(message: dict[str, Any], label_part: str) -> str:
             if label_part in button["text"]:
                 return str(button["callback_data"])
     raise AssertionError(f"no button with {label_part!r} in {message['reply_markup']}")
+
+
+async def say(tg: FakeTelegram, text: str, chat: int = READER, **kw: Any) -> dict[str, Any]:
+    """Send ``text`` as a user and return the bot's next message in that chat."""
+    before = len(tg.sent(chat))
+    tg.push_message(chat, text, **kw)
+    messages = await tg.wait_for_messages_async(chat, before + 1)
+    return messages[before]
+
+
+async def press(tg: FakeTelegram, chat: int, message_id: int, data: str, *,
+                user_id: int | None = None, check_button: bool = True) -> dict[str, Any]:
+    """Press (or, with ``check_button=False``, forge) a button; returns the bot's answer
+    to the press: ``{"callback_query_id", "text", "show_alert"}``."""
+    update = tg.push_callback(chat, message_id, data, user_id=user_id,
+                              check_button=check_button)
+    query_id = update["callback_query"]["id"]
+    answers = await tg.wait_for_async(lambda: tg.answers(query_id),
+                                      message=f"an answer to the press of {data!r}")
+    return answers[0]

@@ -26,7 +26,8 @@ messages), text length counted in UTF-16 units after parsing, whitespace trimmin
 is not modified", editMessageText dropping an inline keyboard it is not given again,
 getUpdates offset confirmation and long polling (409 when a second poll supersedes the
 first), and error payloads whose ``parameters`` PTB turns into RetryAfter / ChatMigrated.
-Failures can be injected per method (and per chat) with :meth:`FakeTelegram.fail_next`.
+Failures can be injected per method (and per chat) with :meth:`FakeTelegram.fail_next`;
+:meth:`FakeTelegram.drop_next` closes the connection without any answer (a network error).
 
 The blocking helpers (``wait_for``, ``wait_for_messages``) must not be called from the event
 loop that runs the bot - they would starve it. Inside ``asyncio.run(...)`` use the
@@ -65,6 +66,9 @@ DEFAULT_BOT_USERNAME = "nashra_test_bot"
 DEFAULT_USER_ID = 100001
 
 MAX_TEXT_UTF16 = 4096
+# Status recorded for calls whose connection drop_next() closed without an answer (0 is
+# "still in progress").
+DROPPED = -1
 MAX_CALLBACK_DATA_BYTES = 64
 
 T = TypeVar("T")
@@ -113,6 +117,10 @@ class ApiError(Exception):
         if self.parameters:
             body["parameters"] = self.parameters
         return body
+
+
+class _Dropped(Exception):
+    """drop_next(): close the connection instead of answering."""
 
 
 class EntityParseError(ValueError):
@@ -410,6 +418,7 @@ class _State:
     commands: dict[tuple[str, str], list[JSON]] = field(default_factory=dict)
     bot_texts: dict[str, str] = field(default_factory=dict)
     callbacks: dict[str, bool] = field(default_factory=dict)  # id -> answered
+    answers: list[JSON] = field(default_factory=list)  # successful answerCallbackQuery calls
     webhook_url: str = ""
 
 
@@ -572,6 +581,14 @@ class FakeTelegram:
                 method.lower() if method else None, code, description, parameters, count,
                 chat_id, after))
 
+    def drop_next(self, method: str | None, *, count: int = 1, after: int = 0) -> None:
+        """Close the connection of the next ``count`` calls of ``method`` (None = any) without
+        answering, as a failing network or proxy does; PTB raises NetworkError."""
+        with self._cond:
+            self._state.failures.append(_Failure(
+                method.lower() if method else None, DROPPED, "connection dropped", None, count,
+                None, after))
+
     # -- updates ---------------------------------------------------------------------------
 
     def push_update(self, update: JSON) -> JSON:
@@ -694,6 +711,13 @@ class FakeTelegram:
             return copy.deepcopy([d for d in self._state.deleted
                                   if chat_id is None or d["chat_id"] == chat_id])
 
+    def answers(self, query_id: str | None = None) -> list[JSON]:
+        """Answered button presses, in order: ``{"callback_query_id", "text", "show_alert"}``
+        (``text`` None when answered silently); ``query_id`` filters."""
+        with self._cond:
+            return copy.deepcopy([a for a in self._state.answers
+                                  if query_id is None or a["callback_query_id"] == query_id])
+
     def message(self, chat_id: int, message_id: int) -> JSON | None:
         """Current state of a message (after edits), or None if unknown or deleted."""
         with self._cond:
@@ -786,6 +810,8 @@ class FakeTelegram:
             status, body = 200, {"ok": True, "result": result}
         except ApiError as exc:
             status, body = exc.code, exc.payload()
+        except _Dropped:
+            status, body = DROPPED, {}
         with self._cond:
             record["status"] = status
             self._cond.notify_all()
@@ -805,6 +831,8 @@ class FakeTelegram:
                 failure.remaining -= 1
                 if failure.remaining <= 0:
                     self._state.failures.remove(failure)
+                if failure.code == DROPPED:
+                    raise _Dropped
                 raise ApiError(failure.code, failure.description,
                                copy.deepcopy(failure.parameters))
 
@@ -1116,6 +1144,9 @@ class FakeTelegram:
             if text is not None and len(str(text)) > 200:
                 raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
             self._state.callbacks[query_id] = True
+            self._state.answers.append({"callback_query_id": query_id, "text": text,
+                                        "show_alert": bool(params.get("show_alert"))})
+            self._cond.notify_all()
         return True
 
     def _api_sendChatAction(self, params: JSON) -> bool:
@@ -1351,6 +1382,9 @@ def _make_handler(server: FakeTelegram) -> type[BaseHTTPRequestHandler]:
                 self._reply(exc.code, exc.payload())
                 return
             status, payload = server.handle(match["token"], match["method"], params)
+            if status == DROPPED:
+                self.close_connection = True
+                return
             self._reply(status, payload)
 
         def _reply(self, status: int, payload: JSON) -> None:

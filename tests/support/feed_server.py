@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -52,12 +53,17 @@ class Route:
     content_length: bool = True
     gzip: bool = False
     reset: bool = False
+    drip: float = 0.0
+    reset_after: int | None = None
 
 
 class FeedServer:
-    """ThreadingHTTPServer in a daemon thread on a random free loopback port."""
+    """ThreadingHTTPServer in a daemon thread on a random free loopback port.
 
-    def __init__(self) -> None:
+    With ``ssl_context`` (a server-side context holding a certificate) it speaks HTTPS.
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
         self._routes: dict[str, Route] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -66,6 +72,15 @@ class FeedServer:
         self.max_in_flight = 0
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._httpd.daemon_threads = True
+        self._scheme = "http"
+        if ssl_context is not None:
+            self._scheme = "https"
+            # Handshake in the handler thread, so a client that fails it cannot stall the
+            # accept loop.
+            self._httpd.socket = ssl_context.wrap_socket(self._httpd.socket, server_side=True,
+                                                         do_handshake_on_connect=False)
+            # Clients refusing the certificate are the point of a TLS test, not an error.
+            self._httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._httpd.serve_forever,
                                         kwargs={"poll_interval": 0.05},
                                         name="feed-server", daemon=True)
@@ -95,8 +110,8 @@ class FeedServer:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` without a trailing slash."""
-        return f"http://127.0.0.1:{self.port}"
+        """``http://127.0.0.1:PORT`` (or https) without a trailing slash."""
+        return f"{self._scheme}://127.0.0.1:{self.port}"
 
     def url(self, path: str) -> str:
         """Absolute URL of ``path`` on this server."""
@@ -136,6 +151,16 @@ class FeedServer:
     def add_reset(self, path: str) -> str:
         """Close the connection abruptly (RST) without sending any response."""
         return self._put(path, Route(reset=True))
+
+    def add_drip(self, path: str, body: bytes, *, interval: float = 1.0) -> str:
+        """Send the headers at once, then ``body`` one byte every ``interval`` seconds."""
+        return self._put(path, Route(body=body, drip=interval,
+                                     headers={"Content-Type": "application/rss+xml"}))
+
+    def add_reset_mid_body(self, path: str, body: bytes, after: int) -> str:
+        """Declare the whole ``body``, send its first ``after`` bytes, then reset (RST)."""
+        return self._put(path, Route(body=body, reset_after=after,
+                                     headers={"Content-Type": "application/rss+xml"}))
 
     def _put(self, path: str, route: Route) -> str:
         with self._lock:
@@ -200,6 +225,9 @@ def _respond(handler: BaseHTTPRequestHandler, server: FeedServer, route: Route |
         return
     if route.delay:
         server._sleep(route.delay)
+    if route.drip or route.reset_after is not None:
+        _trickle(handler, server, route)
+        return
     if route.stream_size is not None:
         _stream(handler, route)
         return
@@ -264,6 +292,26 @@ def _stream(handler: BaseHTTPRequestHandler, route: Route) -> None:
         handler.wfile.flush()
         remaining -= n
         time.sleep(0)  # let the client side run between chunks
+
+
+def _trickle(handler: BaseHTTPRequestHandler, server: FeedServer, route: Route) -> None:
+    handler.send_response(route.status)
+    for name, value in route.headers.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(route.body)))
+    handler.end_headers()
+    handler.wfile.flush()
+    if route.reset_after is not None:
+        handler.wfile.write(route.body[:route.reset_after])
+        handler.wfile.flush()
+        _reset(handler)
+        return
+    for index in range(len(route.body)):
+        if server._stopping.is_set():
+            return
+        handler.wfile.write(route.body[index:index + 1])
+        handler.wfile.flush()
+        server._sleep(route.drip)
 
 
 def _reset(handler: BaseHTTPRequestHandler) -> None:

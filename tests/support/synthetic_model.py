@@ -23,26 +23,14 @@ import itertools
 import json
 import random
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sentencepiece as spm
-from ctranslate2.specs import transformer_spec
 
-_D_MODEL = 64
-_FFN = 128
-_LAYERS = 2
-_HEADS = 2
-_VOCAB = 900
-_LAYER_SCALE = 1.0
-_POSITIONS = 512
-# EOS logit = _EOS_BIAS + _EOS_WEIGHT * (normalised ramp): measured on seeded builds to end
-# outputs after roughly 10-30 tokens.
-_EOS_DIM = 10
-_RAMP = 0.1
-_EOS_WEIGHT = 8.0
-_EOS_BIAS = -6.0
+from support.minisbd_model import build_minisbd_model
+from support.synthetic_weights import BASE_SHAPE, TEST_SHAPE, ModelShape, build_ct2_model
 
 # --- corpus -----------------------------------------------------------------------------------
 
@@ -162,114 +150,14 @@ def _corpus(seed: int) -> list[str]:
     return lines
 
 
-def _train_sentencepiece(seed: int) -> bytes:
+def _train_sentencepiece(sentences: Sequence[str], vocab: int) -> bytes:
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(_corpus(seed)), model_writer=model, vocab_size=_VOCAB,
+        sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab,
         model_type="bpe", character_coverage=1.0, hard_vocab_limit=False,
         num_threads=1, minloglevel=2,
     )
     return model.getvalue()
-
-
-# --- model ------------------------------------------------------------------------------------
-
-
-def _is_arabic_piece(piece: str) -> bool:
-    return any("\u0600" <= ch <= "\u06ff" for ch in piece)
-
-
-def _sinusoids(positions: int) -> np.ndarray:
-    pos = np.arange(positions, dtype=np.float32)[:, None]
-    freq = np.exp(-np.log(10000.0) * np.arange(_D_MODEL // 2) / (_D_MODEL // 2))
-    table: np.ndarray = np.concatenate([np.sin(pos * freq), np.cos(pos * freq)], axis=1)
-    return table.astype(np.float32)
-
-
-def _fill(rng: np.random.Generator, spec: object, *, reserve: int | None = None) -> None:
-    """Give every required variable of a (sub)spec seeded random values of the right shape.
-
-    ``reserve`` is a residual dimension no sublayer may write to, so that it carries the
-    position ramp untouched to the output projection (see :func:`_build_ct2_model`).
-    """
-    d, f = _D_MODEL, _FFN
-
-    def w(*shape: int) -> np.ndarray:
-        weights: np.ndarray = rng.standard_normal(shape) * _LAYER_SCALE / np.sqrt(shape[-1])
-        return weights.astype(np.float32)
-
-    def norm(ln: object) -> None:
-        ln.gamma = np.ones(d, np.float32)  # type: ignore[attr-defined]
-        ln.beta = np.zeros(d, np.float32)  # type: ignore[attr-defined]
-
-    def linear(lin: object, out_dim: int, in_dim: int, *, writes_residual: bool = False) -> None:
-        weight, bias = w(out_dim, in_dim), np.zeros(out_dim, np.float32)
-        if writes_residual and reserve is not None:
-            weight[reserve] = 0.0
-        lin.weight, lin.bias = weight, bias  # type: ignore[attr-defined]
-
-    for layer in spec.layer:  # type: ignore[attr-defined]
-        attentions = [layer.self_attention]
-        if hasattr(layer, "attention"):
-            attentions.append(layer.attention)
-        for att in attentions:
-            norm(att.layer_norm)
-            if len(att.linear) == 2:  # self-attention: fused QKV, then output
-                linear(att.linear[0], 3 * d, d)
-            else:  # encoder-decoder attention: Q, fused KV, output
-                linear(att.linear[0], d, d)
-                linear(att.linear[1], 2 * d, d)
-            linear(att.linear[-1], d, d, writes_residual=True)
-        norm(layer.ffn.layer_norm)
-        linear(layer.ffn.linear_0, f, d)
-        linear(layer.ffn.linear_1, d, f, writes_residual=True)
-    norm(spec.layer_norm)  # type: ignore[attr-defined]
-    spec.position_encodings.encodings = _sinusoids(_POSITIONS)  # type: ignore[attr-defined]
-
-
-def _embeddings(rng: np.random.Generator, vocab: int) -> np.ndarray:
-    # CTranslate2 multiplies embeddings by sqrt(d_model); this keeps them at unit scale.
-    weights: np.ndarray = rng.standard_normal((vocab, _D_MODEL)) / np.sqrt(_D_MODEL)
-    return weights.astype(np.float32)
-
-
-def _build_ct2_model(out_dir: Path, pieces: list[str], seed: int) -> None:
-    """A random Transformer whose outputs are Latin script and end after a few tokens.
-
-    Random weights alone either never emit EOS or emit it at once. So one residual dimension of
-    the decoder is reserved for a position ramp that no layer overwrites, and the EOS row of the
-    output projection reads it: EOS becomes likelier with every generated token.
-    """
-    rng = np.random.default_rng(seed)
-    spec = transformer_spec.TransformerSpec.from_config(num_layers=_LAYERS, num_heads=_HEADS)
-    vocab = len(pieces)
-    spec.encoder.embeddings[0].weight = _embeddings(rng, vocab)
-    spec.decoder.embeddings.weight = _embeddings(rng, vocab)
-    spec.decoder.embeddings.weight[:, _EOS_DIM] = 0.0
-    _fill(rng, spec.encoder)
-    _fill(rng, spec.decoder, reserve=_EOS_DIM)
-    ramp = spec.decoder.position_encodings.encodings
-    ramp[:, _EOS_DIM] = np.arange(_POSITIONS, dtype=np.float32) * _RAMP
-    projection = rng.standard_normal((vocab, _D_MODEL)) / np.sqrt(_D_MODEL)
-    projection[:, _EOS_DIM] = 0.0
-    bias = np.zeros(vocab, np.float32)
-    for i, piece in enumerate(pieces):
-        # An English model never emits Arabic script, <unk> (would be replaced by a source
-        # token) or <s>.
-        if _is_arabic_piece(piece) or piece in ("<unk>", "<s>"):
-            bias[i] = -1e4
-    eos = pieces.index("</s>")
-    projection[eos] = 0.0
-    projection[eos, _EOS_DIM] = _EOS_WEIGHT
-    bias[eos] = _EOS_BIAS
-    spec.decoder.projection.weight = projection.astype(np.float32)
-    spec.decoder.projection.bias = bias
-    spec.register_source_vocabulary(pieces)
-    spec.register_target_vocabulary(pieces)
-    spec.validate()
-    spec.optimize(quantization="int8")
-    out_dir.mkdir()
-    spec.save(str(out_dir))
 
 
 # --- package ----------------------------------------------------------------------------------
@@ -286,35 +174,51 @@ def _metadata(from_code: str, to_code: str, version: str) -> dict[str, object]:
 
 
 def build_package_dir(dest_dir: Path, *, from_code: str = "ar", to_code: str = "en",
-                      version: str = "1.0", seed: int = 0) -> Path:
-    """Build the unpacked package folder in ``dest_dir`` and return its path."""
+                      version: str = "1.0", seed: int = 0, behaviour: str = "normal",
+                      shape: ModelShape = TEST_SHAPE, corpus: Sequence[str] | None = None,
+                      minisbd: bool = False) -> Path:
+    """Build the unpacked package folder in ``dest_dir`` and return its path.
+
+    ``corpus`` (default: this module's template sentences) trains the SentencePiece model;
+    ``minisbd`` adds a sentence-boundary model in the ``minisbd/`` folder, as packages made
+    for argostranslate 1.11 carry.
+    """
     name = f"translate-{from_code}_{to_code}-{version.replace('.', '_')}"
     root = dest_dir / name
     root.mkdir(parents=True)
-    sp_bytes = _train_sentencepiece(seed)
+    sp_bytes = _train_sentencepiece(corpus if corpus is not None else _corpus(seed),
+                                    shape.vocab)
     (root / "sentencepiece.model").write_bytes(sp_bytes)
     sp = spm.SentencePieceProcessor(model_proto=sp_bytes)
     pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
-    _build_ct2_model(root / "model", pieces, seed)
+    build_ct2_model(root / "model", pieces, seed, shape, behaviour)
+    if minisbd:
+        (root / "minisbd").mkdir()
+        (root / "minisbd" / f"{from_code}.onnx").write_bytes(build_minisbd_model(from_code))
     meta = _metadata(from_code, to_code, version)
     (root / "metadata.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     (root / "README.md").write_text(
-        f"# Synthetic {from_code}→{to_code} test model\n\nRandom weights (seed {seed}).\n",
-        encoding="utf-8")
+        f"# Synthetic {from_code}→{to_code} test model\n\nRandom weights (seed {seed}, "
+        f"{behaviour}).\n", encoding="utf-8")
     return root
 
 
+def zip_package(root: Path, archive: Path) -> Path:
+    """Zip an unpacked package folder the way .argosmodel files are shipped."""
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(root.rglob("*")):
+            zf.write(path, path.relative_to(root.parent).as_posix())
+    return archive
+
+
 def build_argos_package(dest_dir: Path, *, from_code: str = "ar", to_code: str = "en",
-                        version: str = "1.0", seed: int = 0) -> Path:
+                        version: str = "1.0", seed: int = 0, behaviour: str = "normal",
+                        minisbd: bool = False) -> Path:
     """Build a synthetic package under ``dest_dir`` and return its ``.argosmodel`` path."""
     dest_dir.mkdir(parents=True, exist_ok=True)
     root = build_package_dir(dest_dir, from_code=from_code, to_code=to_code,
-                             version=version, seed=seed)
-    archive = dest_dir / f"{root.name}.argosmodel"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(root.rglob("*")):
-            zf.write(path, path.relative_to(dest_dir).as_posix())
-    return archive
+                             version=version, seed=seed, behaviour=behaviour, minisbd=minisbd)
+    return zip_package(root, dest_dir / f"{root.name}.argosmodel")
 
 
 class ArgosPackageFactory:
@@ -322,15 +226,16 @@ class ArgosPackageFactory:
 
     def __init__(self, base: Path) -> None:
         self._base = base
-        self._built: dict[tuple[str, str, str, int], Path] = {}
+        self._built: dict[tuple[str, str, str, int, str, bool], Path] = {}
 
     def __call__(self, *, from_code: str = "ar", to_code: str = "en", version: str = "1.0",
-                 seed: int = 0) -> Path:
-        key = (from_code, to_code, version, seed)
+                 seed: int = 0, behaviour: str = "normal", minisbd: bool = False) -> Path:
+        key = (from_code, to_code, version, seed, behaviour, minisbd)
         if key not in self._built:
-            dest = self._base / f"{from_code}-{to_code}-{version}-{seed}"
+            dest = self._base / "-".join(str(k) for k in key)
             self._built[key] = build_argos_package(
-                dest, from_code=from_code, to_code=to_code, version=version, seed=seed)
+                dest, from_code=from_code, to_code=to_code, version=version, seed=seed,
+                behaviour=behaviour, minisbd=minisbd)
         return self._built[key]
 
 
@@ -346,5 +251,5 @@ def argos_package(argos_package_factory: ArgosPackageFactory) -> Path:
     return argos_package_factory()
 
 
-__all__ = ["ArgosPackageFactory", "argos_package", "argos_package_factory",
-           "build_argos_package", "build_package_dir"]
+__all__ = ["BASE_SHAPE", "TEST_SHAPE", "ArgosPackageFactory", "ModelShape", "argos_package",
+           "argos_package_factory", "build_argos_package", "build_package_dir", "zip_package"]
