@@ -17,6 +17,7 @@ from bot.telegram.common import (
     esc,
     is_admin,
     parse_id,
+    refuse,
     refuse_arguments,
     reply,
 )
@@ -32,10 +33,7 @@ MAX_NAME_CHARS = 100
 async def _refuse_non_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     if is_admin(update, context):
         return False
-    if update.callback_query:
-        await answer(update, REFUSAL, alert=True)
-    else:
-        await reply(update, REFUSAL)
+    await refuse(update, REFUSAL)
     return True
 
 

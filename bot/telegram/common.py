@@ -102,11 +102,16 @@ async def refuse_unless_manager(update: Update, context: ContextTypes.DEFAULT_TY
     """True (after telling the user) when this user may not change this chat's settings."""
     if await may_manage(update, context):
         return False
-    if update.callback_query:
-        await answer(update, NOT_MANAGER, alert=True)
-    else:
-        await reply(update, NOT_MANAGER)
+    await refuse(update, NOT_MANAGER)
     return True
+
+
+async def refuse(update: Update, text: str) -> None:
+    """Say no where the user acted: an alert on a pressed button, else a reply."""
+    if update.callback_query:
+        await answer(update, text, alert=True)
+    else:
+        await reply(update, text)
 
 
 async def refuse_arguments(update: Update, context: ContextTypes.DEFAULT_TYPE,
