@@ -329,6 +329,25 @@ def test_another_model_does_not_reuse_the_cache(
     assert {m for m, _ in cache.data} == {model.id, retrained.id}
 
 
+def test_sqlite_cache_is_keyed_by_model(store: ModelStore, model: ModelInfo, tmp_path: Path,
+                                       argos_package_factory: ArgosPackageFactory) -> None:
+    from bot.store import Store
+
+    # Its own folder: installing into ``store`` would replace the first model's files.
+    retrained = ModelStore(tmp_path / "other").install_from_path(
+        argos_package_factory(seed=1), source="ar", target="en")
+    with Store(tmp_path / "nashra.db") as db:
+        translations = []
+        for info in (model, retrained, model):
+            translator = Translator(info, SETTINGS, db)
+            translations.append(translator.translate_sync([ARTICLE])[0])
+            translator.close()
+        assert db.count_cached_translations() == 2 * ARTICLE_SENTENCES
+    first, other, again = translations
+    assert other.cache_hits == 0 and other.sentences != first.sentences
+    assert again.cache_hits == ARTICLE_SENTENCES and again.sentences == first.sentences
+
+
 def test_repeated_sentences_go_to_the_model_once(translator: Translator,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     batches: list[list[str]] = []

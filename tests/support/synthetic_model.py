@@ -1,19 +1,23 @@
-"""A tiny synthetic Argos Translate package in the real on-disk layout.
+"""Synthetic Argos Translate packages in the real on-disk layout.
 
 Tests need a real CTranslate2 model and a real SentencePiece tokenizer, but a downloaded model is
-hundreds of megabytes and needs the network. This module trains a small SentencePiece model on a
-corpus composed here from templates, builds a random-weight Transformer with ``ctranslate2.specs``
-(no torch), and zips both the way Argos packages are shipped::
+hundreds of megabytes and needs the network. This module trains a SentencePiece model on a
+corpus composed here from templates (or on text the caller gives), builds a random-weight
+Transformer with ``ctranslate2.specs`` (no torch; see :mod:`support.synthetic_weights`), and
+zips both the way Argos packages are shipped::
 
     translate-ar_en-1_0/
         metadata.json
         model/            CTranslate2 model (model.bin, config.json, shared_vocabulary.json)
         sentencepiece.model
+        minisbd/ar.onnx   optional sentence-boundary model (see support.minisbd_model)
         README.md
 
-The weights are random, so the "translations" are gibberish, but their shape is realistic: the
-output projection pushes Arabic-script pieces far down (output is Latin script, as an ar→en
-model's would be), and the end-of-sentence token gets a bias so outputs stop after a few tokens.
+The weights are random, so the "translations" are gibberish, but their shape is realistic:
+Latin-script output that ends after a realistic number of tokens. ``TEST_SHAPE`` is tiny (for
+tests); ``BASE_SHAPE`` has the size of Argos's ar→en model (for bench/translate.py). A
+``behaviour`` other than "normal" gives a model that fails like real ones sometimes do
+(loops, empty or Arabic output) for the translation quality-guard tests.
 """
 
 from __future__ import annotations
