@@ -182,3 +182,19 @@ def test_other_400_fails_one_message_alerts_admins_once_and_continues(site: BotS
             assert len(tg.sent(ADMIN)) == 1
 
     run(scenario())
+
+
+def test_run_without_reachable_bot_api_stops_with_one_line(site: BotSite, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    config = tmp_path / "unreachable.toml"
+    config.write_text(site.config.read_text().replace(
+        site.telegram.base_url, "http://127.0.0.1:9/bot"), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "bot", "--config", str(config), "run"],
+                            env=site.env(), capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("telegram: could not start: ")
+    assert site.telegram.token not in result.stderr

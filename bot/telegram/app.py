@@ -32,6 +32,7 @@ from bot.telegram.services import SERVICES_KEY, NashraApp, Services
 from bot.translate import EngineSettings, Translator
 
 log = logging.getLogger(__name__)
+START_UP_RETRIES = 3
 # Opt in to python-telegram-bot's future behaviour: durations such as RetryAfter.retry_after
 # are timedeltas (delivery handles both), without a deprecation warning on every 429.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
@@ -142,10 +143,12 @@ async def _close(app: NashraApp) -> None:
 def run(settings: Settings, model: ModelInfo) -> None:
     """Long polling until SIGINT/SIGTERM; then a clean shutdown."""
     app = build_application(settings, model)
-    # PTB logs a rejected token with a long traceback; the one line below says it all.
-    logging.getLogger("telegram.ext").addFilter(_without_invalid_token)
+    # PTB logs start-up failures with long tracebacks; the one line below says it all.
+    logging.getLogger("telegram.ext").addFilter(_short_start_up_errors)
     try:
+        # A network blip while starting is retried a few times before giving up.
         app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
+                        bootstrap_retries=START_UP_RETRIES,
                         stop_signals=(signal.SIGINT, signal.SIGTERM))
     except InvalidToken:
         _fail("telegram: the Bot API rejected the bot token; check $NASHRA_TELEGRAM_TOKEN "
@@ -154,8 +157,15 @@ def run(settings: Settings, model: ModelInfo) -> None:
         _fail(f"telegram: could not start: {exc}", 1)
 
 
-def _without_invalid_token(record: logging.LogRecord) -> bool:
-    return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
+def _short_start_up_errors(record: logging.LogRecord) -> bool:
+    """Drop PTB's traceback for a rejected token; shorten start-up retries to one line."""
+    error = record.exc_info[1] if record.exc_info else None
+    if isinstance(error, InvalidToken):
+        return False
+    if error is not None and "Bootstrap" in record.getMessage():
+        record.msg, record.args = f"{record.getMessage()} ({error})", ()
+        record.exc_info, record.exc_text = None, None
+    return True
 
 
 def _fail(line: str, code: int) -> None:
