@@ -9,11 +9,12 @@ import shutil
 import sys
 import threading
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from support.dict_cache import DictCache
 from support.synthetic_model import ArgosPackageFactory
 
 import bot.modelstore
@@ -32,17 +33,6 @@ ARTICLE_SENTENCES = 5
 SETTINGS = EngineSettings(beam_size=2, threads=1)
 
 
-class DictCache:
-    """The TranslationCache protocol over a dict, recording which models were asked."""
-
-    def __init__(self) -> None:
-        self.data: dict[tuple[str, str], str] = {}
-
-    def get_translations(self, model_id: str, sources: Sequence[str]) -> dict[str, str]:
-        return {s: self.data[(model_id, s)] for s in sources if (model_id, s) in self.data}
-
-    def put_translations(self, model_id: str, pairs: Mapping[str, str]) -> None:
-        self.data.update({(model_id, s): t for s, t in pairs.items()})
 
 
 @pytest.fixture

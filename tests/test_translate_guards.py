@@ -8,10 +8,11 @@ is still bad the original is kept, counted as untranslated and never cached.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.dict_cache import DictCache
 from support.synthetic_model import ArgosPackageFactory
 
 import bot.textnorm
@@ -33,15 +34,6 @@ TEXT = " ".join(SENTENCES)
 SETTINGS = EngineSettings(beam_size=2, threads=1)
 
 
-class DictCache:
-    def __init__(self) -> None:
-        self.data: dict[tuple[str, str], str] = {}
-
-    def get_translations(self, model_id: str, sources: Sequence[str]) -> dict[str, str]:
-        return {s: self.data[(model_id, s)] for s in sources if (model_id, s) in self.data}
-
-    def put_translations(self, model_id: str, pairs: Mapping[str, str]) -> None:
-        self.data.update({(model_id, s): t for s, t in pairs.items()})
 
 
 MakeTranslator = Callable[..., tuple[Translator, DictCache]]
