@@ -69,6 +69,13 @@ class DigestSettings:
     times: tuple[str, ...] = ("08:00", "20:00")
     timezone: str = "UTC"
     max_items: int = 10
+    max_age_hours: int = 48
+    catch_up_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class StoriesSettings:
+    window_hours: int = 48
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,7 @@ class Settings:
     translation: TranslationSettings = TranslationSettings()
     fetch: FetchSettingsConfig = FetchSettingsConfig()
     digest: DigestSettings = DigestSettings()
+    stories: StoriesSettings = StoriesSettings()
     feeds: tuple[FeedConfig, ...] = DEFAULT_FEEDS
     source_path: str | None = None
 
@@ -119,6 +127,7 @@ _SECTIONS: dict[str, type] = {
     "translation": TranslationSettings,
     "fetch": FetchSettingsConfig,
     "digest": DigestSettings,
+    "stories": StoriesSettings,
 }
 
 
@@ -170,6 +179,9 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "digest.times": _times,
     "digest.timezone": _timezone,
     "digest.max_items": _max_items,
+    "digest.max_age_hours": _positive,
+    "digest.catch_up_minutes": _non_negative,
+    "stories.window_hours": _positive,
 }
 
 

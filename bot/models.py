@@ -135,6 +135,18 @@ class Chat:
     last_digest_at: datetime | None = None
     inactive_reason: str | None = None
     excluded_feeds: frozenset[int] = frozenset()
+    watermark: int = 0               # every article id at or below it was handled for this chat
+    thread_id: int | None = None     # forum topic the chat subscribed from (None: General)
+    last_due_at: datetime | None = None   # the last scheduled digest time handled
+
+
+@dataclass(frozen=True)
+class ChatWord:
+    """A chat's filter or alert word. ``kind``: include | exclude | alert."""
+
+    id: int
+    kind: str
+    word: str
 
 
 @dataclass(frozen=True)
@@ -148,3 +160,6 @@ class OutboxMessage:
     text: str
     status: str          # pending | sent | failed
     attempts: int = 0
+    kind: str = "digest"             # digest | alert | notice
+    thread_id: int | None = None     # forum topic to post in
+    buttons: str | None = None       # inline keyboard as JSON: [[{"text", "callback_data"}]]

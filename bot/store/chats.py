@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.models import Chat, OutboxMessage
+from bot.models import Chat, ChatWord, OutboxMessage
 from bot.store.base import Database, optional_time, to_db_time
 from bot.store.records import ARTICLE_COLUMNS, StoredArticle, stored_article
 
@@ -60,6 +60,48 @@ class ChatQueries(Database):
                "ON CONFLICT DO NOTHING" if excluded else
                "DELETE FROM chat_excluded_feeds WHERE chat_id = :chat AND feed_id = :feed")
         self._execute_write(sql, {"chat": chat_id, "feed": feed_id})
+
+    def set_thread(self, chat_id: int, thread_id: int | None) -> None:
+        """Deliver to this forum topic from now on (None: the group's General topic)."""
+        self._execute_write("UPDATE chats SET thread_id = :t WHERE id = :id",
+                            {"t": thread_id, "id": chat_id})
+
+    # filter and alert words -----------------------------------------------------------------
+
+    def chat_words(self, chat_id: int, kind: str | None = None) -> list[ChatWord]:
+        """The chat's words (kinds: include, exclude, alert), in the order they were added."""
+        sql = "SELECT id, kind, word FROM chat_words WHERE chat_id = :chat"
+        if kind is not None:
+            sql += " AND kind = :kind"
+        rows = self._db.execute(sql + " ORDER BY id", {"chat": chat_id, "kind": kind})
+        return [ChatWord(row["id"], row["kind"], row["word"]) for row in rows.fetchall()]
+
+    def add_chat_word(self, chat_id: int, kind: str, word: str, now: datetime) -> bool:
+        """Add a word; False when the chat already has it (same kind)."""
+        return self._execute_write(
+            "INSERT INTO chat_words (chat_id, kind, word, created) "
+            "VALUES (:chat, :kind, :word, :now) ON CONFLICT DO NOTHING",
+            {"chat": chat_id, "kind": kind, "word": word, "now": to_db_time(now)}) > 0
+
+    def remove_chat_word(self, chat_id: int, word_id: int) -> ChatWord | None:
+        """Remove one of the chat's words by id; returns it, or None if there was none."""
+        found = [w for w in self.chat_words(chat_id) if w.id == word_id]
+        if not found:
+            return None
+        self._execute_write("DELETE FROM chat_words WHERE id = :id AND chat_id = :chat",
+                            {"id": word_id, "chat": chat_id})
+        return found[0]
+
+    def chats_with_words(self, kind: str) -> dict[int, list[str]]:
+        """Every active chat's words of one kind (for alerts after a refresh)."""
+        rows = self._db.execute(
+            "SELECT w.chat_id, w.word FROM chat_words w JOIN chats c ON c.id = w.chat_id "
+            "WHERE w.kind = :kind AND c.inactive_reason IS NULL ORDER BY w.chat_id, w.id",
+            {"kind": kind})
+        found: dict[int, list[str]] = {}
+        for row in rows.fetchall():
+            found.setdefault(row[0], []).append(row[1])
+        return found
 
     def subscribed_chats(self) -> list[Chat]:
         rows = self._db.execute("SELECT * FROM chats WHERE subscribed = 1 ORDER BY id")
@@ -161,11 +203,14 @@ class ChatQueries(Database):
             max_items=row["max_items"], subscribed_at=optional_time(row["subscribed_at"]),
             last_digest_at=optional_time(row["last_digest_at"]),
             inactive_reason=row["inactive_reason"],
-            excluded_feeds=frozenset(r[0] for r in excluded.fetchall()))
+            excluded_feeds=frozenset(r[0] for r in excluded.fetchall()),
+            watermark=row["watermark"], thread_id=row["thread_id"],
+            last_due_at=optional_time(row["last_due_at"]))
 
 
 def _outbox(row: sqlite3.Row) -> OutboxMessage:
     return OutboxMessage(id=row["id"], chat_id=row["chat_id"], digest_id=row["digest_id"],
                          seq=row["seq"], text=row["text"], status=row["status"],
-                         attempts=row["attempts"])
+                         attempts=row["attempts"], kind=row["kind"],
+                         thread_id=row["thread_id"], buttons=row["buttons"])
 

@@ -116,4 +116,43 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE feeds ADD COLUMN fetch_url TEXT;
     """,
+    # 4: stories (one event across outlets), per-chat watermark and sent stories, filter and
+    #    alert words, forum topics, outbox message kinds and buttons, digest catch-up
+    """
+    ALTER TABLE articles ADD COLUMN story_id INTEGER;
+    UPDATE articles SET story_id = id;
+    CREATE INDEX articles_story ON articles (story_id);
+    CREATE INDEX articles_fetched ON articles (fetched);
+    CREATE TABLE story_terms (
+        term TEXT NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        PRIMARY KEY (term, article_id)
+    );
+    CREATE INDEX story_terms_article ON story_terms (article_id);
+    CREATE TABLE chat_stories (
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+        story_id INTEGER NOT NULL,
+        sent_at TEXT NOT NULL,
+        PRIMARY KEY (chat_id, story_id)
+    );
+    INSERT INTO chat_stories (chat_id, story_id, sent_at)
+        SELECT chat_id, article_id, sent_at FROM chat_articles;
+    ALTER TABLE chats ADD COLUMN watermark INTEGER NOT NULL DEFAULT 0;
+    UPDATE chats SET watermark = COALESCE(
+        (SELECT MAX(article_id) FROM chat_articles WHERE chat_articles.chat_id = chats.id), 0);
+    ALTER TABLE chats ADD COLUMN thread_id INTEGER;
+    ALTER TABLE chats ADD COLUMN last_due_at TEXT;
+    CREATE TABLE chat_words (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE ON UPDATE CASCADE,
+        kind TEXT NOT NULL,
+        word TEXT NOT NULL,
+        created TEXT NOT NULL,
+        UNIQUE (chat_id, kind, word)
+    );
+    ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'digest';
+    ALTER TABLE outbox ADD COLUMN thread_id INTEGER;
+    ALTER TABLE outbox ADD COLUMN buttons TEXT;
+    CREATE INDEX outbox_chat_kind ON outbox (chat_id, kind, created);
+    """,
 )

@@ -11,7 +11,7 @@ from bot.store.base import from_db_time
 ARTICLE_COLUMNS = """
     a.id, a.feed_id, f.name AS feed_name, a.url, a.published, a.fetched, a.language,
     a.title_original, a.text_original, a.title_translated, a.text_translated, a.lead,
-    a.model, a.untranslated
+    a.model, a.untranslated, a.story_id
 """
 
 
@@ -33,6 +33,7 @@ class StoredArticle:
     lead: str
     model: str
     untranslated: bool
+    story_id: int = 0    # shared by the articles of one story; a singleton's is its own id
 
 
 @dataclass(frozen=True)
@@ -50,5 +51,5 @@ def stored_article(row: sqlite3.Row) -> StoredArticle:
         language=row["language"], title_original=row["title_original"],
         text_original=row["text_original"], title_translated=row["title_translated"],
         text_translated=row["text_translated"], lead=row["lead"], model=row["model"],
-        untranslated=bool(row["untranslated"]),
+        untranslated=bool(row["untranslated"]), story_id=row["story_id"] or row["id"],
     )

@@ -10,7 +10,7 @@ from typing import Any
 from bot.config import FeedConfig
 from bot.errors import StoreError
 from bot.models import Article, FeedState
-from bot.store.base import chunks, optional_time, to_db_time
+from bot.store.base import chunks, optional_time, placeholders, to_db_time
 from bot.store.chats import ChatQueries
 from bot.store.records import ARTICLE_COLUMNS, SearchRow, StoredArticle, stored_article
 
@@ -105,12 +105,41 @@ class Store(ChatQueries):
 
     def add_articles(self, articles: Sequence[Article]) -> int:
         """Insert articles in one transaction; already stored ones are skipped. Returns count."""
-        inserted = 0
+        return len(self.insert_articles(articles))
+
+    def insert_articles(self, articles: Sequence[Article]) -> list[int]:
+        """Insert articles in one transaction, each its own story for now; already stored
+        ones are skipped. Returns the new ids, in order (also set on the articles)."""
+        ids: list[int] = []
         with self._transaction() as db:
             for article in articles:
                 cursor = db.execute(_INSERT_ARTICLE, _article_params(article))
-                inserted += cursor.rowcount
-        return inserted
+                if cursor.rowcount and cursor.lastrowid is not None:
+                    article.id = cursor.lastrowid
+                    ids.append(cursor.lastrowid)
+                    db.execute("UPDATE articles SET story_id = id WHERE id = :id",
+                               {"id": cursor.lastrowid})
+        return ids
+
+    def get_article(self, article_id: int) -> StoredArticle | None:
+        """One article by its id (the id `nashra export` gives), or None."""
+        row = self._db.execute(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles a JOIN feeds f ON f.id = a.feed_id "
+            "WHERE a.id = :id", {"id": article_id}).fetchone()
+        return stored_article(row) if row else None
+
+    def story_articles(self, story_ids: Sequence[int]) -> dict[int, list[StoredArticle]]:
+        """The articles of these stories, each story's oldest first."""
+        found: dict[int, list[StoredArticle]] = {}
+        for chunk in chunks(list(dict.fromkeys(story_ids))):
+            marks, params = placeholders("s", chunk)
+            rows = self._db.execute(
+                f"SELECT {ARTICLE_COLUMNS} FROM articles a JOIN feeds f ON f.id = a.feed_id "
+                f"WHERE a.story_id IN ({marks}) ORDER BY a.published, a.id", params)
+            for row in rows:
+                article = stored_article(row)
+                found.setdefault(article.story_id, []).append(article)
+        return found
 
     def recent_articles(self, *, since: datetime | None = None, limit: int | None = None,
                         feed_ids: Sequence[int] | None = None) -> list[StoredArticle]:
