@@ -2,7 +2,8 @@
 
 Three steps: decode the bytes (declared charset, else a detection tuned for Arabic legacy
 encodings), let trafilatura find the main text, then drop the site furniture that survives
-extraction (share bars, end-of-wire markers, copyright lines, related-article lists...).
+extraction (share bars, end-of-wire markers, copyright lines, related-article lists...) with
+the rules of :mod:`bot.boilerplate`, which the parse stage applies to feed text as well.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import re
 
 import trafilatura
 
+from bot.boilerplate import strip_boilerplate
 from bot.errors import ExtractError
 from bot.safetext import clean_text
-from bot.textnorm import arabic_ratio, normalize_arabic
+from bot.textnorm import arabic_ratio
 
 # --- decoding ---------------------------------------------------------------------------------
 
@@ -154,173 +156,3 @@ def extract_text(body: bytes, url: str, content_type: str | None = None) -> str:
     if len(_LETTER.findall(text)) < _MIN_LETTERS:
         raise ExtractError("no article text found")
     return text
-
-
-# --- boilerplate ------------------------------------------------------------------------------
-
-
-def _key(text: str) -> str:
-    """Comparison form of a line: Arabic variants folded, lower case, punctuation removed."""
-    folded = normalize_arabic(text).casefold()
-    return " ".join(re.sub(r"[^\w]+", " ", folded).split())
-
-
-def _keys(*phrases: str) -> frozenset[str]:
-    return frozenset(_key(p) for p in phrases)
-
-
-_BACK_TO_TOP = _keys(
-    "زر الذهاب إلى الأعلى", "الذهاب إلى الأعلى", "العودة إلى الأعلى", "العودة للأعلى",
-    "عودة إلى الأعلى", "عودة للأعلى", "إلى الأعلى", "للأعلى", "back to top", "scroll to top",
-    "go to top", "top",
-)
-# Footer and menu links that extractors sometimes keep as one-line paragraphs.
-_SITE_LINKS = _keys(
-    "الرئيسية", "من نحن", "اتصل بنا", "سياسة الخصوصية", "شروط الاستخدام",
-    "أعلن معنا", "خريطة الموقع", "اشترك", "home", "about us", "contact us", "privacy policy",
-    "terms of use", "terms of service", "advertise with us", "sitemap", "subscribe",
-)
-_END_MARKERS = _keys("نهاية الرسالة", "انتهى", "انتهت", "\u0627.\u0647\u0640", "النهاية", "end")
-_SLOGANS = _keys("Get News Fast", "Breaking News", "آخر الأخبار", "عاجل", "Latest News")
-_RELATED_HEADERS = _keys(
-    "اقرأ أيضا", "إقرأ أيضا", "اقرأ ايضا", "اقرأ أيضاً", "اقرأ المزيد", "مواضيع ذات صلة",
-    "أخبار ذات صلة", "مقالات ذات صلة", "مواد ذات صلة", "موضوعات ذات صلة", "قد يعجبك أيضا",
-    "قد يهمك أيضا", "اخترنا لك", "الأكثر قراءة", "الأكثر مشاهدة", "المزيد من الأخبار",
-    "read more", "read also", "see also", "related", "related articles", "related stories",
-    "related news", "more stories", "you may also like", "most read", "recommended",
-)
-# Whole-line share prompts. "شارك" also means "took part", so it only goes when alone.
-_SHARE_LINES = _keys(
-    "شارك", "شاركوا", "شارك الخبر", "شارك المقال", "شارك هذا", "شارك القصة", "شاركها",
-    "مشاركة", "طباعة", "share", "share this", "share this article", "share this story",
-    "tweet", "print", "email", "copy link", "نسخ الرابط",
-)
-# Prompts that may go on with handles or network names ("تابعونا على تويتر: @...").
-_SHARE_PREFIXES = _keys("تابعونا", "follow us", "share this", "share on")
-_NEWSLETTER = _keys(
-    "اشترك في النشرة", "اشترك في نشرتنا", "اشترك في القائمة البريدية", "اشترك الآن",
-    "subscribe to our newsletter", "sign up for our newsletter", "subscribe to newsletter",
-)
-_COPYRIGHT = _keys("جميع الحقوق محفوظة", "all rights reserved", "حقوق النشر محفوظة",
-                   "حقوق الطبع محفوظة")
-_COOKIE_WORDS = _keys("cookie", "cookies", "ملفات تعريف الارتباط", "الكوكيز", "ملفات الكوكيز")
-_COOKIE_CONTEXT = _keys("we use", "this site", "this website", "by continuing", "accept",
-                        "نستخدم", "يستخدم هذا الموقع", "يستخدم موقعنا", "موافق", "بمواصلة",
-                        "تجربتك", "your experience", "privacy policy", "سياسة الخصوصية")
-# Words of share bars and "follow us" lines: network names (also split in two, as many sites
-# write them) and the few verbs and particles that glue them together.
-_SOCIAL_WORDS = _keys(
-    "فيسبوك", "فيس", "بوك", "فايسبوك", "فيسبوك", "تويتر", "إكس", "اكس", "واتساب", "واتس",
-    "اب", "آب", "تلغرام", "تيليغرام", "تيليجرام", "تليجرام", "تلجرام", "تلقرام", "إنستغرام",
-    "انستغرام", "انستجرام", "إنستجرام", "انستقرام", "يوتيوب", "لينكدإن", "لينكد", "إن",
-    "تيك", "توك", "تيكتوك", "سناب", "شات", "سنابشات", "ماسنجر", "بينترست", "ريديت", "جوجل",
-    "نيوز", "ثريدز", "شارك", "شاركوا", "مشاركة", "تابعونا", "تابعنا", "تابعوا", "على", "عبر",
-    "في", "و", "أو", "البريد", "الإلكتروني", "الالكتروني", "طباعة", "نسخ", "الرابط", "أرسل",
-    "حساباتنا", "صفحتنا", "قناتنا", "منصات", "التواصل", "الاجتماعي",
-    "facebook", "twitter", "x", "whatsapp", "telegram", "instagram", "youtube", "linkedin",
-    "tiktok", "snapchat", "messenger", "pinterest", "reddit", "threads", "google", "news",
-    "vk", "email", "e", "mail", "print", "share", "follow", "us", "on", "and", "via", "copy",
-    "link", "tweet", "rss",
-)
-_SOCIAL_NAMES = _SOCIAL_WORDS - _keys(
-    "على", "عبر", "في", "و", "أو", "on", "and", "via", "us", "e", "إن", "اب", "آب", "شات",
-    "بوك", "news", "نيوز",
-)
-# Wire-agency end markers glued to the last sentence; only delimited forms, because a
-# sentence may well end with the verb "انتهى" (it ended).
-_END_SUFFIX = re.compile(
-    r"\s*(?:[(\[]\s*انتهى\s*[)\]]|[-\u2013\u2014]+\s*انتهى\s*[-\u2013\u2014]*"
-    r"|نهاية الرسالة\s*/)\s*$"
-)
-_SENTENCE_END = re.compile(r"[.!؟?…:؛]\s*$")
-_MAX_LIST_ITEM_WORDS = 16
-_MAX_LIST_ITEMS = 12
-
-
-def strip_boilerplate(text: str) -> str:
-    """Remove the non-story lines that survive extraction; keep paragraphs by blank lines.
-
-    Drops share/follow lines and social-network lists, back-to-top links, copyright and
-    translation-credit lines, end-of-wire markers ("نهاية الرسالة", "(انتهى)"), site slogans,
-    newsletter and cookie prompts, and "اقرأ أيضا"-style headers together with the short
-    headline lines listed under them. Sentences that merely mention a network are kept.
-    """
-    blocks: list[list[str]] = []
-    in_related_list = 0
-    for block in re.split(r"\n\s*\n", text.strip()):
-        kept: list[str] = []
-        for raw_line in block.splitlines():
-            line = " ".join(raw_line.split())
-            if not line:
-                continue
-            if in_related_list and _is_list_item(line):
-                in_related_list -= 1
-                continue
-            in_related_list = 0
-            if _is_related_header(line):
-                in_related_list = _MAX_LIST_ITEMS
-                continue
-            if _is_boilerplate(line):
-                continue
-            line = _END_SUFFIX.sub("", line)
-            kept.append(line)
-        if kept:
-            blocks.append(kept)
-    return "\n\n".join("\n".join(block) for block in blocks)
-
-
-def _is_list_item(line: str) -> bool:
-    return len(line.split()) <= _MAX_LIST_ITEM_WORDS and not _SENTENCE_END.search(line)
-
-
-def _is_related_header(line: str) -> bool:
-    key = _key(line)
-    if key in _RELATED_HEADERS:
-        return True
-    # "اقرأ أيضا: <headline>" on a single line is a link, not a paragraph.
-    head, sep, _ = line.partition(":")
-    return bool(sep) and _key(head) in _RELATED_HEADERS and len(line.split()) <= 20
-
-
-def _is_boilerplate(line: str) -> bool:
-    key = _key(line)
-    if not key:
-        return True  # only punctuation or symbols: separators, bullets
-    words = key.split()
-    if "©" in line or re.search(r"\(c\)\s*\d{4}", line, re.I):
-        return True
-    if key in _BACK_TO_TOP or key in _END_MARKERS or key in _SLOGANS or key in _SITE_LINKS:
-        return True
-    if len(words) <= 30 and (_contains_any(key, _COPYRIGHT | _NEWSLETTER)
-                             or words[0] == "copyright"):
-        return True
-    if _is_social_line(words) or _is_share_prompt(key, words):
-        return True
-    return _is_cookie_notice(key, words)
-
-
-def _contains_any(key: str, phrases: frozenset[str]) -> bool:
-    padded = f" {key} "
-    return any(f" {phrase} " in padded for phrase in phrases)
-
-
-def _social_word(word: str) -> bool:
-    # Arabic attaches "and" to the next word: "وتويتر".
-    return word in _SOCIAL_WORDS or (word.startswith("و") and word[1:] in _SOCIAL_WORDS)
-
-
-def _is_social_line(words: list[str]) -> bool:
-    if not words or not all(_social_word(w) for w in words):
-        return False
-    return any(w in _SOCIAL_NAMES or w[1:] in _SOCIAL_NAMES for w in words)
-
-
-def _is_share_prompt(key: str, words: list[str]) -> bool:
-    if key in _SHARE_LINES:
-        return True
-    return len(words) <= 10 and any(key == p or key.startswith(p + " ") for p in _SHARE_PREFIXES)
-
-
-def _is_cookie_notice(key: str, words: list[str]) -> bool:
-    return (len(words) <= 60 and _contains_any(key, _COOKIE_WORDS)
-            and _contains_any(key, _COOKIE_CONTEXT))

@@ -19,6 +19,7 @@ import feedparser
 import lxml.etree  # type: ignore[import-untyped]
 import lxml.html  # type: ignore[import-untyped]
 
+from bot.boilerplate import is_related_header, strip_boilerplate
 from bot.errors import ParseError
 from bot.feedprep import keep_newest, to_utf8
 from bot.models import Entry, ParsedFeed
@@ -177,11 +178,16 @@ def _volatile_id(guid: str) -> bool:
 
 
 def _entry_text(raw: Any) -> str:
-    for detail in raw.get("content") or []:
-        text = _detail_text(detail)
+    """The item's full content, else its description, without site furniture.
+
+    Full-content feeds carry the same share prompts, credits and "اقرأ أيضا" lists as the
+    pages, so they get the extract stage's boilerplate rules too.
+    """
+    for detail in [*(raw.get("content") or []), raw.get("summary_detail")]:
+        text = strip_boilerplate(clean_text(_detail_text(detail)))
         if text:
-            return clean_text(text)
-    return clean_text(_detail_text(raw.get("summary_detail")))
+            return text
+    return ""
 
 
 def _detail_text(detail: Any) -> str:
@@ -279,7 +285,8 @@ def html_to_text(html: str) -> str:
     """Plain text of an HTML fragment: paragraphs separated by a blank line.
 
     Scripts and styles are dropped, entities unescaped and whitespace collapsed inside each
-    paragraph; block elements and ``<br>`` start new paragraphs.
+    paragraph; block elements and ``<br>`` start new paragraphs. A list right after an
+    "اقرأ أيضا" / "Related" heading is other articles' headlines and is dropped.
     """
     if not html or not html.strip():
         return ""
@@ -293,6 +300,9 @@ def html_to_text(html: str) -> str:
     for element in list(root.iter(*_DROP_TAGS, lxml.etree.Comment,
                                   lxml.etree.ProcessingInstruction)):
         _drop_keep_tail(element)
+    for element in list(root.iter("ul", "ol")):
+        if _follows_related_header(element):
+            _drop_keep_tail(element)
     paragraphs: list[str] = []
     current: list[str] = []
 
@@ -315,6 +325,23 @@ def html_to_text(html: str) -> str:
                 current.append(element.tail or "")
     flush()
     return "\n\n".join(paragraphs)
+
+
+def _follows_related_header(element: Any) -> bool:
+    """Whether the text just before ``element`` is a related-articles heading.
+
+    The structure says what the text rules cannot: every item of such a list is a headline,
+    even one that ends like a sentence ("؟", ".").
+    """
+    previous = element.getprevious()
+    if previous is None:
+        parent = element.getparent()
+        before = parent.text if parent is not None else ""
+    elif (previous.tail or "").strip():
+        before = previous.tail
+    else:
+        before = previous.text_content()
+    return bool(before and before.strip()) and is_related_header(" ".join(before.split()))
 
 
 def _drop_keep_tail(element: Any) -> None:

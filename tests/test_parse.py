@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from support.arabic_samples import (
     ARTICLES,
     SITE_TITLE,
+    WORDPRESS_JUNK,
+    WORDPRESS_STORY,
+    WORDPRESS_TITLE,
     article_page_html,
     article_url,
     atom_feed,
     rss_with_content_encoded,
     shared_fixtures,
     summary_only_rss,
+    wordpress_full_content_rss,
 )
 from support.feed_server import FeedServer
 
+from bot.cli import main
 from bot.errors import ParseError
 from bot.fetch import Fetcher, FetchSettings
 from bot.models import ParsedFeed
@@ -285,3 +294,95 @@ def test_real_summary_only_podcast_feed() -> None:
     assert len(feed.entries) == 10
     assert feed.entries[0].published >= feed.entries[-1].published
     assert all("\ufeff" not in e.text and "<" not in e.text for e in feed.entries)
+
+
+# --- content fidelity: feed text gets the boilerplate rules -------------------------------------
+
+
+def test_wordpress_full_content_item_keeps_story_and_drops_furniture() -> None:
+    entry = parse(wordpress_full_content_rss(BASE)).entries[0]
+    assert entry.title == WORDPRESS_TITLE
+    assert entry.text.split("\n\n") == list(WORDPRESS_STORY)
+    for junk in WORDPRESS_JUNK:
+        assert junk not in entry.text, junk
+
+
+def test_html_list_after_related_header_is_dropped_whatever_its_items_end_with() -> None:
+    story = "افتتح الوزير المعرض الدولي للكتاب بمشاركة ناشرين من 35 دولة."
+    related = "<ul><li><a href='/1'>هل يعود الكتاب الورقي؟</a></li><li>معرض يحطم الأرقام.</li></ul>"
+    for header, header_text in (("<h3>اقرأ أيضا</h3>", "اقرأ أيضا"),
+                                ("<p><strong>اقرأ أيضاً:</strong></p>", "اقرأ أيضاً:"),
+                                ("مواضيع ذات صلة", "مواضيع ذات صلة")):
+        text = html_to_text(f"<div><p>{story}</p>{header}{related}<p>{story}</p></div>")
+        assert text == f"{story}\n\n{header_text}\n\n{story}"
+    # A list that no related header introduces is part of the story.
+    steps = "<ul><li>تسجيل الطلب عبر الموقع</li><li>دفع الرسوم.</li></ul>"
+    assert html_to_text(f"<p>{story}</p><p>وتشمل الخطوات:</p>{steps}") == \
+        f"{story}\n\nوتشمل الخطوات:\n\nتسجيل الطلب عبر الموقع\n\nدفع الرسوم."
+
+
+def test_description_is_cleaned_and_used_when_content_is_only_furniture() -> None:
+    summary = "أعلنت وزارة الصحة عن افتتاح مستشفى جديد في العاصمة يضم مئتي سرير."
+    body = rss(f"<item>{G}a</guid><title>t</title>"
+               f"<description><![CDATA[<p>{summary}</p><p>تابعونا على واتساب</p>"
+               "<p>جميع الحقوق محفوظة</p>]]></description>"
+               "<content:encoded><![CDATA[<p>زر الذهاب إلى الأعلى</p><p>© 2026</p>]]>"
+               "</content:encoded></item>")
+    assert parse(body).entries[0].text == summary
+
+
+def _raw_and_clean_paragraphs(body: bytes, monkeypatch: pytest.MonkeyPatch
+                              ) -> list[tuple[list[str], list[str]]]:
+    """Each entry's paragraphs without and with the boilerplate rules."""
+    feed = parse(body, max_entries=1000)
+    with monkeypatch.context() as patched:
+        patched.setattr("bot.parse.strip_boilerplate", lambda text: text)
+        raw = parse(body, max_entries=1000)
+    by_key = {e.key: e.text for e in raw.entries}
+    return [(by_key[e.key].split("\n\n"), e.text.split("\n\n")) for e in feed.entries]
+
+
+@pytest.mark.skipif(not (FIXTURES / "aljazeera").is_dir(), reason="shared fixtures absent")
+def test_real_wordpress_feed_loses_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    pairs = _raw_and_clean_paragraphs((FIXTURES / "aljazeera" / "feed.xml").read_bytes(),
+                                      monkeypatch)
+    assert len(pairs) == 25
+    for raw, clean in pairs:
+        assert clean == [" ".join(p.split()) for p in raw]
+
+
+@pytest.mark.skipif(not (FIXTURES / "bbcarabic-podcast").is_dir(),
+                    reason="shared fixtures absent")
+def test_real_podcast_feed_loses_only_its_share_prompt(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = (FIXTURES / "bbcarabic-podcast" / "bbcarabic.rss").read_bytes()
+    removed: set[str] = set()
+    for raw, clean in _raw_and_clean_paragraphs(body, monkeypatch):
+        assert clean[0] == raw[0]  # the episode's own summary always opens the text
+        removed |= set(raw) - set(clean)
+    # "Share your views on our social media accounts": a call to the listener, no news.
+    assert removed
+    for paragraph in removed:
+        assert paragraph.startswith("شاركونا بآرائكم وتعليقاتكم على حساباتنا"), paragraph
+
+
+def test_fetch_cli_stores_wordpress_story_without_furniture(
+        feed_server: FeedServer, argos_package: Path, tmp_path: Path) -> None:
+    url = feed_server.add("/wp-feed.xml", wordpress_full_content_rss(feed_server.base_url),
+                          headers={"Content-Type": "application/rss+xml; charset=UTF-8"})
+    config = tmp_path / "config.toml"
+    config.write_text("\n".join([
+        "[storage]", f'path = "{tmp_path / "nashra.db"}"',
+        "[translation]", f'model = "{argos_package}"', "threads = 1",
+        "[fetch]", "timeout_seconds = 2", "min_text_chars = 300",
+        "[[feeds]]", f'url = "{url}"', 'name = "wordpress"',
+    ]) + "\n", encoding="utf-8")
+    runner = CliRunner()
+    fetched = runner.invoke(main, ["--config", str(config), "fetch"])
+    assert fetched.exit_code == 0, fetched.output
+    exported = runner.invoke(main, ["--config", str(config), "export"])
+    [article] = [json.loads(line) for line in exported.stdout.splitlines()]
+    text = str(article["text_original"])
+    assert re.split(r"\n\n", text) == list(WORDPRESS_STORY)
+    assert not any(junk in text for junk in WORDPRESS_JUNK)
+    # The story was long enough: the page itself (not served here) was never fetched.
+    assert feed_server.requests_for("/2026/07/28/satellite-internet/") == []

@@ -17,6 +17,8 @@ committed and reused freely. Public API:
 * :data:`NAIVE_EXTRACTOR_OUTPUT` / :data:`NAIVE_EXTRACTOR_STORY` — text as a naive extractor
   returns it (slogan, story, end marker, translation credit, back-to-top, social lists) and the
   story paragraphs that must survive cleaning.
+* :func:`wordpress_full_content_rss` with :data:`WORDPRESS_STORY` / :data:`WORDPRESS_JUNK` — a
+  full-content WordPress item whose story is followed by site furniture that must not survive.
 
 Every article's text encodes in UTF-8, windows-1256 and ISO-8859-6 (ASCII digits and quotes,
 no guillemets), so the same article can be served in any of them.
@@ -347,3 +349,78 @@ NAIVE_EXTRACTOR_OUTPUT = "\n\n".join((
     "جميع الحقوق محفوظة لوكالة الأنباء 2026",
 ))
 """A realistic naive extraction: every line that is not in NAIVE_EXTRACTOR_STORY must go."""
+
+
+# --- a full-content WordPress feed whose items carry site furniture ----------------------------
+
+WORDPRESS_TITLE = "شركة الاتصالات الوطنية تطلق خدمة إنترنت عبر الأقمار الصناعية للمناطق النائية"
+
+WORDPRESS_STORY: tuple[str, ...] = (
+    "أطلقت شركة الاتصالات الوطنية اليوم خدمة إنترنت عبر الأقمار الصناعية تستهدف القرى الجبلية "
+    "والمناطق الصحراوية النائية التي لا تصلها شبكات الألياف الضوئية.",
+    "وقال الرئيس التنفيذي للشركة في مؤتمر صحفي إن الاشتراك الشهري سيبدأ من 15 دولارا، وإن أجهزة "
+    "الاستقبال ستوزع مجانا على المدارس والمراكز الصحية خلال الأشهر الستة الأولى.",
+    # The next four mention WhatsApp, Telegram, YouTube, an app, a download and a translation:
+    # story sentences all the same.
+    "وأعلنت شركة واتساب عن ميزة جديدة لتحميل الملفات الكبيرة عبر الشبكة الجديدة، فيما انضم أكثر "
+    "من 20 ألف مستخدم إلى قناة الشركة على تلغرام خلال ساعات من الإعلان.",
+    "وتابع ملايين المشاهدين البث المباشر لحفل الإطلاق عبر يوتيوب.",
+    "حُمِّل تطبيق الشركة أكثر من مئة ألف مرة في يومه الأول.",
+    "ترجمة الدليل إلى اللغات المحلية ستتاح قريبا عبر تطبيق الشركة.",
+    "ويأمل مسؤولو الشركة أن تسهم الخدمة في تقليص الفجوة الرقمية بين المدن والأرياف بحلول نهاية "
+    "العام المقبل.",
+)
+
+WORDPRESS_RELATED: tuple[str, ...] = (
+    "هل تنجح خدمات الأقمار الصناعية في منافسة الألياف الضوئية؟",
+    "الحكومة تعلن خطة لتوسيع شبكة الجيل الخامس.",
+    "أسعار الهواتف الذكية ترتفع للمرة الثالثة هذا العام",
+)
+
+WORDPRESS_JUNK: tuple[str, ...] = (
+    "نهاية الرسالة", "ترجمة وتحرير", "قسم الأخبار الدولية", "تابعونا على واتساب",
+    "قناتنا على تيليجرام", "حمّل تطبيق", "اقرأ أيضا", "©", "العودة إلى الأعلى",
+    "appeared first on", *WORDPRESS_RELATED,
+)
+"""Pieces of the furniture in :func:`wordpress_full_content_rss`: none may reach a reader."""
+
+
+def _wordpress_content() -> str:
+    story = "".join(f"<p>{html.escape(p)}</p>" for p in WORDPRESS_STORY)
+    related = "".join(f'<li><a href="/related/{i}">{html.escape(h)}</a></li>'
+                      for i, h in enumerate(WORDPRESS_RELATED))
+    return (
+        f"{story}<p>نهاية الرسالة/</p>"
+        "<p><em>ترجمة وتحرير: قسم الأخبار الدولية</em></p>"
+        '<p><strong>تابعونا على واتساب</strong></p>'
+        '<p><a href="https://t.me/x">تابعوا آخر الأخبار عبر قناتنا على تيليجرام</a></p>'
+        '<p>حمّل تطبيق نشرة الإخبارية الآن <a href="/app">من هنا</a></p>'
+        f"<p><strong>اقرأ أيضا:</strong></p><ul>{related}</ul>"
+        f"<p>© 2026 {html.escape(SITE_TITLE)}</p>"
+        '<p><a href="#top">العودة إلى الأعلى</a></p>'
+        f'<p>The post <a href="/wp/1">{html.escape(WORDPRESS_TITLE)}</a> appeared first on '
+        f'<a href="/">{html.escape(SITE_TITLE)}</a>.</p>'
+    )
+
+
+def wordpress_full_content_rss(base_url: str) -> bytes:
+    """RSS 2.0 as WordPress writes it: one item whose ``content:encoded`` is the story
+    (:data:`WORDPRESS_STORY`) followed by an end marker, a translation credit, follow and
+    download-app prompts, "اقرأ أيضا" with a ``<ul>`` of headlines, a © line, a back-to-top
+    link and the "appeared first on" footer; the description is a ``[…]`` excerpt."""
+    excerpt = html.escape(WORDPRESS_STORY[0][:80]) + " [&#8230;]"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+        f"<title>{html.escape(SITE_TITLE)}</title><link>{base_url}/</link>"
+        "<generator>https://wordpress.org/?v=6.5</generator><language>ar</language>"
+        f"<item><title>{html.escape(WORDPRESS_TITLE)}</title>"
+        f"<link>{base_url}/2026/07/28/satellite-internet/</link>"
+        "<dc:creator><![CDATA[محرر الموقع]]></dc:creator>"
+        f"<pubDate>Tue, 28 Jul 2026 08:00:00 +0000</pubDate>"
+        f'<guid isPermaLink="false">{base_url}/?p=4211</guid>'
+        f"<description><![CDATA[<p>{excerpt}</p>]]></description>"
+        f"<content:encoded><![CDATA[{_wordpress_content()}]]></content:encoded>"
+        "</item></channel></rss>\n"
+    ).encode()
