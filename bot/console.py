@@ -269,6 +269,7 @@ def export_record(article: StoredArticle) -> dict[str, Any]:
         "title_translated": article.title_translated,
         "text_translated": article.text_translated, "lead": article.lead,
         "model": article.model, "untranslated": article.untranslated,
+        "story": article.story_id,
     }
 
 

@@ -20,6 +20,7 @@ from bot.fetch import Fetcher
 from bot.models import Article, Entry, FeedState, FetchResult, Translation
 from bot.parse import parse_feed
 from bot.store import Store
+from bot.stories import StoryAssigner, prune
 from bot.textnorm import arabic_ratio
 from bot.translate import Translator
 
@@ -55,6 +56,7 @@ class RefreshReport:
     sentences_translated: int = 0
     cache_hits: int = 0
     model: str = ""
+    new_article_ids: list[int] = field(default_factory=list)   # every article stored, in order
 
     @property
     def new_articles(self) -> int:
@@ -114,9 +116,13 @@ async def refresh(settings: Settings, store: Store, fetcher: Fetcher,
         pending = _fail_pending(collected, pending, exc)
     report.cache_hits = translator.hits - hits_before
     report.sentences_translated = translator.misses - misses_before
+    _prune_stories(store, settings, now)
+    stories = StoryAssigner(store, window=timedelta(hours=settings.stories.window_hours),
+                            now=now)
     for item in collected:
-        _store_feed(item, [p for p in pending if p.feed.id == item.feed.id], store,
-                    translator.model.id, settings, now)
+        report.new_article_ids += _store_feed(
+            item, [p for p in pending if p.feed.id == item.feed.id], store,
+            translator.model.id, settings, now, stories)
         report.feeds.append(item.report)
     order = {feed.url: index for index, feed in enumerate(feeds)}
     report.feeds.sort(key=lambda feed_report: order[feed_report.url])
@@ -262,26 +268,51 @@ def _fail_pending(collected: Sequence[_Collected], pending: list[_Pending],
 
 
 def _store_feed(item: _Collected, pending: Sequence[_Pending], store: Store, model: str,
-                settings: Settings, now: datetime) -> None:
+                settings: Settings, now: datetime, stories: StoryAssigner) -> list[int]:
     """Store new articles first, then the validators: a crash in between only refetches.
 
     A database failure (disk full, locked too long) is this feed's error; what was stored
-    before stays, and the unchanged validators make the next refresh try again.
+    before stays, and the unchanged validators make the next refresh try again. Returns the
+    ids of the articles stored.
     """
+    stored: list[int] = []
     try:
         if item.report.error:
             store.record_fetch_failure(item.feed.id, now, item.report.error,
                                        _next_check(item, settings, now))
-            return
+            return stored
         articles = [_article(p, model, now) for p in pending]
-        item.report.new = store.add_articles(articles)
+        stored = store.insert_articles(articles)
+        item.report.new = len(stored)
         item.report.untranslated = sum(1 for a in articles if a.untranslated)
+        _assign_stories(stories, articles)
         store.record_fetch_success(item.feed.id, now, etag=item.etag,
                                    last_modified=item.last_modified)
     except StoreError as exc:
         log.error("feed %s: %s", item.feed.url, exc)
-        item.report.new = 0
+        item.report.new = len(stored)
         item.report.error = item.report.error or str(exc)
+    return stored
+
+
+def _assign_stories(stories: StoryAssigner, articles: Sequence[Article]) -> None:
+    """Stories for the articles just stored; a bug here must not cost the feed its articles."""
+    try:
+        stories.assign([a for a in articles if a.id is not None])
+    except StoreError:
+        raise  # the database failing is this feed's error, as for any store failure
+    except Exception:
+        log.exception("story assignment failed; the articles stay on their own")
+
+
+def _prune_stories(store: Store, settings: Settings, now: datetime) -> None:
+    """Forget the story index of articles that left the window, once per refresh."""
+    try:
+        prune(store, window=timedelta(hours=settings.stories.window_hours), now=now)
+    except StoreError as exc:
+        log.warning("could not prune the story index: %s", exc)
+    except Exception:
+        log.exception("pruning the story index failed")
 
 
 def _next_check(item: _Collected, settings: Settings, now: datetime) -> datetime:

@@ -117,8 +117,19 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE feeds ADD COLUMN fetch_url TEXT;
     """,
     # 4: stories (one event across outlets), per-chat watermark and sent stories, filter and
-    #    alert words, forum topics, outbox message kinds and buttons, digest catch-up
+    #    alert words, forum topics, outbox message kinds and buttons, digest catch-up; the
+    #    full-text index is rewritten only when an article's text changes (not its story)
     """
+    DROP TRIGGER articles_fts_update;
+    CREATE TRIGGER articles_fts_update
+    AFTER UPDATE OF title_translated, text_translated, title_original, text_original
+    ON articles BEGIN
+        DELETE FROM articles_fts WHERE rowid = old.id;
+        INSERT INTO articles_fts (rowid, title_translated, text_translated,
+                                  title_original, text_original)
+        VALUES (new.id, new.title_translated, new.text_translated,
+                nashra_fold(new.title_original), nashra_fold(new.text_original));
+    END;
     ALTER TABLE articles ADD COLUMN story_id INTEGER;
     UPDATE articles SET story_id = id;
     CREATE INDEX articles_story ON articles (story_id);

@@ -13,13 +13,14 @@ from bot.models import Article, FeedState
 from bot.store.base import chunks, optional_time, placeholders, to_db_time
 from bot.store.chats import ChatQueries
 from bot.store.records import ARTICLE_COLUMNS, SearchRow, StoredArticle, stored_article
+from bot.store.stories import StoryQueries
 
 HIGHLIGHT_START = "\ue000"
 HIGHLIGHT_END = "\ue001"
 
 
 
-class Store(ChatQueries):
+class Store(ChatQueries, StoryQueries):
     """Nashra's database. Not thread-safe: use it from one thread (the event loop's)."""
 
     # feeds ----------------------------------------------------------------------------------

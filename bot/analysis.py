@@ -1,0 +1,174 @@
+"""Word-level text analysis shared by stories and per-chat filters: folding, tokens, stems.
+
+Arabic words carry clitics (و ف ب ك ل) and the article (ال) glued to the front, and
+number/gender/pronoun endings at the back. Without a lexicon a one-letter clitic cannot be
+told from a root letter (بـ+رلمان or برلمان?), so :func:`arabic_stem` only strips the
+unambiguous article forms and :func:`stem_variants` adds the reading without the clitic;
+matching either reading is what makes وزارة and الوزارة and ووزارة meet.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+from bot.textnorm import normalize_arabic
+
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹٫", "01234567890123456789.")
+# Numbers keep their decimal part (5.25 is one fact); letters and digits never share a token.
+_TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+")
+_ARABIC = re.compile("[\u0600-\u06ff]")
+MIN_STEM = 3
+
+
+def _clitic_prefixes() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(prefixes ending in the article, bare clitic prefixes), each longest first."""
+    with_article: set[str] = set()
+    bare: set[str] = set()
+    for conj in ("", "و", "ف"):
+        for prep in ("", "ب", "ك", "ل"):
+            # ل + ال is spelt لل: the article's alef is dropped.
+            with_article.add(conj + ("لل" if prep == "ل" else prep + "ال"))
+            if conj + prep:
+                bare.add(conj + prep)
+    return (tuple(sorted(with_article, key=len, reverse=True)),
+            tuple(sorted(bare, key=len, reverse=True)))
+
+
+ARTICLE_PREFIXES, CLITIC_PREFIXES = _clitic_prefixes()
+ALL_PREFIXES = tuple(sorted(ARTICLE_PREFIXES + CLITIC_PREFIXES, key=len, reverse=True))
+_PRONOUN_SUFFIXES = ("هما", "كما", "هم", "هن", "ها", "كم", "نا")
+_SUFFIXES = ("تين", "تان", "يين", "ات", "ون", "ين", "ان", "يه", "ه", "ي")
+
+
+def fold(text: str) -> str:
+    """Spelling variants folded (see normalize_arabic) and case folded."""
+    return normalize_arabic(text).casefold()
+
+
+def words(text: str) -> list[str]:
+    """Folded word tokens on word boundaries; Arabic-Indic digits become ASCII."""
+    return _TOKEN.findall(fold(text).translate(_DIGITS))
+
+
+def is_arabic(word: str) -> bool:
+    return bool(_ARABIC.match(word))
+
+
+def strip_arabic_prefix(word: str) -> str:
+    """``word`` without its longest clitic/article prefix (و ف ب ك ل ال and combinations),
+    as long as at least three letters remain."""
+    word = fold(word)
+    for prefix in ALL_PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= MIN_STEM:
+            return word[len(prefix):]
+    return word
+
+
+def arabic_stem(word: str) -> str:
+    """Light stem: the article forms (ال وال بال لل...) and common endings removed."""
+    word = fold(word)
+    if not is_arabic(word):
+        return word
+    return _strip_suffixes(_strip_article(word))
+
+
+def stem_variants(word: str) -> tuple[str, ...]:
+    """The stem, plus the stems read with a leading bare clitic (و ف ب ك ل وب فل...) removed."""
+    word = fold(word)
+    stem = arabic_stem(word)
+    if not is_arabic(word) or _strip_article(word) != word:
+        return (stem,)
+    readings = [arabic_stem(word[len(prefix):]) for prefix in CLITIC_PREFIXES
+                if word.startswith(prefix) and len(word) - len(prefix) >= MIN_STEM]
+    return tuple(dict.fromkeys((stem, *readings)))
+
+
+def _strip_article(word: str) -> str:
+    for prefix in ARTICLE_PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= MIN_STEM - 1:
+            return word[len(prefix):]
+    return word
+
+
+def _strip_suffixes(word: str) -> str:
+    for suffix in _PRONOUN_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= MIN_STEM:
+            word = word[:-len(suffix)]
+            # حكومتها: the ta marbuta is written ت before a pronoun.
+            if word.endswith("ت") and len(word) > MIN_STEM:
+                word = word[:-1]
+            break
+    for _ in range(3):  # اقتصاديين → اقتصادي → اقتصاد; a few rounds at most
+        for suffix in _SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) >= MIN_STEM:
+                word = word[:-len(suffix)]
+                break
+        else:
+            break
+    return word
+
+
+# --- chat filter words ------------------------------------------------------------------------
+
+
+def find_word(words: Sequence[str], texts: Sequence[str]) -> str | None:
+    """The first of ``words`` (as given) found in any of ``texts`` on word boundaries.
+
+    Case, diacritics, tatweel and letter variants are ignored, and Arabic text words may carry
+    clitic prefixes (حكومة matches والحكومة and للحكومة). A multi-word entry must match
+    consecutive words. Entries are tokenised, never compiled as patterns.
+    """
+    queries = _compile(tuple(words))
+    if not queries:
+        return None
+    indexes = [[_forms(token) for token in _tokens(text)] for text in texts]
+    present: set[str] = set().union(*(forms for index in indexes for forms in index))
+    for original, query in queries:
+        if not all(token in present for token in query):
+            continue
+        if len(query) == 1 or any(_has_sequence(index, query) for index in indexes):
+            return original
+    return None
+
+
+@lru_cache(maxsize=64)
+def _compile(entries: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    compiled: list[tuple[str, tuple[str, ...]]] = []
+    for entry in entries:
+        tokens = tuple(_query_form(token) for token in words(entry))
+        if tokens:
+            compiled.append((entry, tokens))
+    return tuple(compiled)
+
+
+def _query_form(token: str) -> str:
+    """A searched word without its article: الحكومة finds حكومة as well."""
+    if is_arabic(token) and token.startswith("ال") and len(token) - 2 >= MIN_STEM:
+        return token[2:]
+    return token
+
+
+@lru_cache(maxsize=1024)
+def _tokens(text: str) -> tuple[str, ...]:
+    # Digests check many chats' words against the same articles: tokenise each text once.
+    return tuple(words(text))
+
+
+@lru_cache(maxsize=65536)
+def _forms(token: str) -> frozenset[str]:
+    """The token and its readings without a clitic/article prefix."""
+    if not is_arabic(token):
+        return frozenset((token,))
+    found = {token}
+    for prefix in ALL_PREFIXES:
+        if token.startswith(prefix) and len(token) - len(prefix) >= 2:
+            found.add(token[len(prefix):])
+    return frozenset(found)
+
+
+def _has_sequence(index: Sequence[frozenset[str]], query: Sequence[str]) -> bool:
+    last = len(index) - len(query)
+    return any(all(query[k] in index[start + k] for k in range(len(query)))
+               for start in range(last + 1) if query[0] in index[start])
