@@ -18,7 +18,13 @@ import pytest
 from support.fake_telegram import FakeTelegram, parse_html
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    TypeHandler,
+)
 
 CHAT = 4242
 T = TypeVar("T")
@@ -316,3 +322,72 @@ def test_parse_html_details() -> None:
         {"type": "text_link", "offset": 6, "length": 4, "url": "https://e.x/?a=1&b=2"},
     ]
     assert json.dumps(parse_html("AT&T", strict_ampersand=False)) == '["AT&T", []]'
+
+
+def test_forum_topics_replies_and_deleted_topics(fake_telegram: FakeTelegram) -> None:
+    forum, plain = -1005550001, -1005550002
+    fake_telegram.add_chat(plain, title="No topics")
+
+    async def in_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.message is not None and update.message.is_topic_message
+        assert update.effective_chat is not None and update.effective_chat.is_forum
+        await update.message.reply_text("in the topic")  # PTB keeps the reply in the topic
+
+    async def scenario() -> None:
+        app = fake_telegram.application_builder().build()
+        app.add_handler(CommandHandler("here", in_topic))
+        async with app:
+            await start_polling(app)
+            update = fake_telegram.push_message(forum, "/here", message_thread_id=7)
+            assert update["message"]["message_thread_id"] == 7
+            assert update["message"]["is_topic_message"] is True
+            assert update["message"]["chat"]["is_forum"] is True
+            await fake_telegram.wait_for_messages_async(forum, 1)
+            bot = app.bot
+            general = await bot.send_message(forum, "to General")
+            assert general.message_thread_id is None and not general.is_topic_message
+            fake_telegram.delete_topic(forum, 7)
+            with pytest.raises(BadRequest, match=r"(?i)message thread not found"):
+                await bot.send_message(forum, "gone", message_thread_id=7)
+            with pytest.raises(BadRequest, match=r"(?i)message thread not found"):
+                await bot.send_message(plain, "no topics here", message_thread_id=3)
+            await stop_polling(app)
+
+    run(scenario())
+    sent = fake_telegram.sent(forum)
+    assert [(s["text"], s["message_thread_id"]) for s in sent] == [
+        ("in the topic", 7), ("to General", None)]
+    assert sent[0]["message"]["is_topic_message"] is True
+    assert fake_telegram.message(forum, sent[0]["message_id"])["message_thread_id"] == 7  # type: ignore[index]
+    with pytest.raises(ValueError, match="deleted"):
+        fake_telegram.push_message(forum, "hello?", message_thread_id=7)
+    with pytest.raises(ValueError, match="only supergroups"):
+        fake_telegram.push_message(4243, "private", message_thread_id=1)
+
+
+def test_channel_posts_have_a_sender_chat_and_no_user(fake_telegram: FakeTelegram) -> None:
+    channel = -1005550009
+    seen: list[Update] = []
+
+    async def on_post(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        seen.append(update)
+
+    async def scenario() -> None:
+        app = fake_telegram.application_builder().build()
+        app.add_handler(TypeHandler(Update, on_post))
+        async with app:
+            await start_polling(app)
+            raw = fake_telegram.push_channel_post(channel, "/digest now", username="news_en")
+            assert "from" not in raw["channel_post"]
+            await fake_telegram.wait_for_async(lambda: seen)
+            await stop_polling(app)
+
+    run(scenario())
+    (update,) = seen
+    post = update.channel_post
+    assert post is not None and update.message is None
+    assert post.chat.type == "channel" and post.chat.username == "news_en"
+    assert post.sender_chat is not None and post.sender_chat.id == channel
+    assert post.from_user is None and update.effective_user is None
+    assert [e.type for e in post.entities] == ["bot_command"]
+    assert fake_telegram.sent() == []

@@ -1,10 +1,14 @@
-"""Small helpers the handlers share: replies, permissions, escaping, argument checks."""
+"""Small helpers the handlers share: replies, permissions, escaping, argument checks, and
+the chat a command or button acts on (this chat, or a channel managed from a private chat).
+"""
 
 from __future__ import annotations
 
 import html
 import logging
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
@@ -21,6 +25,9 @@ NOT_MANAGER = "Only this group's administrators can change its subscription and 
 INVALID_BUTTON = "That button is no longer valid. Send the command again."
 # Ids in callback data and arguments: plain ASCII digits, small enough for SQLite.
 _ID = re.compile(r"[0-9]{1,12}")
+CHANNEL_NAME = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}")
+# Callback data of a menu opened for a channel ends with "@<channel id>" (e.g. "set:tz@-100…").
+_CHANNEL_SUFFIX = re.compile(r"@(-[0-9]{1,15})$")
 
 
 def esc(text: str) -> str:
@@ -115,9 +122,10 @@ async def refuse(update: Update, text: str) -> None:
 
 
 async def refuse_arguments(update: Update, context: ContextTypes.DEFAULT_TYPE,
-                           command: str) -> bool:
-    """True (after saying so) when a command that takes no arguments was given some."""
-    if not context.args:
+                           command: str, args: Sequence[str] | None = None) -> bool:
+    """True (after saying so) when a command that takes no arguments was given some
+    (``args``: what is left after a channel name, else the command's arguments)."""
+    if not (context.args if args is None else args):
         return False
     await reply(update, f"/{command} takes no arguments — send just /{command}.")
     return True
@@ -126,3 +134,105 @@ async def refuse_arguments(update: Update, context: ContextTypes.DEFAULT_TYPE,
 def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     user = update.effective_user
     return user is not None and user.id in services(context).settings.telegram.admins
+
+
+# the chat acted on ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    """The chat a command or button changes: the chat it was sent in, or a channel its
+    administrator manages from a private chat (then ``channel`` is its @name)."""
+
+    chat: Chat
+    channel: str = ""
+
+    @property
+    def suffix(self) -> str:
+        """For callback data: each press names the channel, so it can be checked again."""
+        return f"@{self.chat.id}" if self.channel else ""
+
+    def heading(self, title: str) -> str:
+        """"Settings" here, "Settings for @name" for a channel (HTML)."""
+        return f"{title} for {esc(self.channel)}" if self.channel else title
+
+    def reloaded(self, context: ContextTypes.DEFAULT_TYPE) -> Target:
+        """The same target with the chat as stored now (after a change)."""
+        chat = services(context).store.get_chat(self.chat.id)
+        return Target(chat or self.chat, self.channel)
+
+
+async def command_target(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                         command: str) -> tuple[Target | None, list[str]]:
+    """This chat, or the channel named by a first argument ``@name`` (checked: see
+    :func:`channel_target`); and the arguments after it. None after saying why not."""
+    args = list(context.args or [])
+    if not args or not args[0].startswith("@"):
+        return Target(current_chat(update, context)), args
+    if not CHANNEL_NAME.fullmatch(args[0]):
+        await reply(update, f"{esc(clipped(args[0]))} is not a channel name. Send "
+                    f"/{command} @channelname in a private chat with me.")
+        return None, []
+    return await channel_target(update, context, args[0]), args[1:]
+
+
+async def button_target(update: Update, context: ContextTypes.DEFAULT_TYPE
+                        ) -> tuple[Target | None, str]:
+    """The chat a pressed button changes, checked now, and its callback data without the
+    channel suffix. This chat needs :func:`may_manage`; a channel, :func:`channel_target`."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    match = _CHANNEL_SUFFIX.search(query.data)
+    if match is None:
+        if await refuse_unless_manager(update, context):
+            return None, query.data
+        return Target(current_chat(update, context)), query.data
+    return await channel_target(update, context, int(match[1])), query.data[:match.start()]
+
+
+async def refuse_change(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                        target: Target) -> bool:
+    """True (after saying so) when this user may not change ``target``. A channel target was
+    checked when it was resolved, during this same update."""
+    return False if target.channel else await refuse_unless_manager(update, context)
+
+
+async def channel_target(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                         ref: str | int) -> Target | None:
+    """The channel ``ref`` (@name or id) when the user administers it right now and the bot
+    knows it (it was subscribed once); else None after saying why. Private chats only."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None:
+        return None
+    if chat.type != ChatType.PRIVATE:
+        await refuse(update, "Manage a channel from a private chat with me.")
+        return None
+    name = ref if isinstance(ref, str) else "that chat"
+    try:
+        channel = await context.bot.get_chat(ref)
+    except TelegramError:
+        await refuse(update, f"I cannot see {esc(name)}. Add me to the channel as an "
+                     "administrator first.")
+        return None
+    if channel.type != ChatType.CHANNEL:
+        await refuse(update, f"{esc(name)} is not a channel.")
+        return None
+    name = f"@{channel.username}" if channel.username else channel.title or name
+    if not await _administers(context, channel.id, user.id):
+        await refuse(update, f"Only the administrators of {esc(name)} can manage it here.")
+        return None
+    known = services(context).store.get_chat(channel.id)
+    if known is None or known.type != ChatType.CHANNEL:
+        await refuse(update, f"I don't know {esc(name)} yet. Subscribe it first: "
+                     f"/subscribe {esc(name)}")
+        return None
+    return Target(known, name)
+
+
+async def _administers(context: ContextTypes.DEFAULT_TYPE, chat_id: int, user_id: int) -> bool:
+    try:
+        member = await context.bot.get_chat_member(chat_id, user_id)
+    except TelegramError as exc:
+        log.warning("could not check the status of user %s in channel %s: %s", user_id,
+                    chat_id, exc)
+        return False
+    return member.status in MANAGERS

@@ -4,6 +4,10 @@ Callback data: ``src:<feed id>`` toggles a source; ``set:<what>[:<value>]`` driv
 settings menus (times, timezone, items). A custom time or timezone is typed after pressing
 "Custom…", or given directly: ``/settings times 07:30 19:00``, ``/settings timezone
 Africa/Cairo``, ``/settings items 5``.
+
+A channel's administrator uses the same commands in a private chat with the channel first:
+``/settings @channel [times …]``, ``/sources @channel``. The menus' callback data then end
+with ``@<channel id>`` and every press checks the presser's rights in the channel again.
 """
 
 from __future__ import annotations
@@ -25,13 +29,18 @@ from bot.digest import isolate
 from bot.models import Chat
 from bot.telegram.common import (
     INVALID_BUTTON,
+    Target,
     answer,
+    button_target,
+    channel_target,
     clipped,
+    command_target,
     current_chat,
     edit,
     esc,
     parse_id,
     refuse_arguments,
+    refuse_change,
     refuse_unless_manager,
     reply,
 )
@@ -63,45 +72,45 @@ def rows(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKey
 
 # sources ------------------------------------------------------------------------------------
 
-def sources_markup(update: Update, context: ContextTypes.DEFAULT_TYPE,
-                   chat: Chat) -> InlineKeyboardMarkup:
+def sources_markup(context: ContextTypes.DEFAULT_TYPE, target: Target) -> InlineKeyboardMarkup:
     feeds = services(context).store.feeds(active_only=True)
-    buttons = [Button(("⬜ " if f.id in chat.excluded_feeds else "✅ ") + f.name, f"src:{f.id}")
-               for f in feeds]
+    excluded = target.chat.excluded_feeds
+    buttons = [Button(("⬜ " if f.id in excluded else "✅ ") + f.name,
+                      f"src:{f.id}{target.suffix}") for f in feeds]
     return InlineKeyboardMarkup(rows(buttons, 1))
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Show the sources with a button each to include or exclude it here."""
-    if await refuse_arguments(update, context, "sources"):
+    """Show the sources with a button each to include or exclude it here (or in a channel)."""
+    target, args = await command_target(update, context, "sources")
+    if target is None or await refuse_arguments(update, context, "sources", args):
         return
-    chat = current_chat(update, context)
-    names = [f"{'⬜' if f.id in chat.excluded_feeds else '✅'} {esc(isolate(f.name))}"
+    excluded = target.chat.excluded_feeds
+    names = [f"{'⬜' if f.id in excluded else '✅'} {esc(isolate(f.name))}"
              for f in services(context).store.feeds(active_only=True)]
-    await reply(update, "<b>Sources</b> — tap to include or exclude:\n" + "\n".join(names),
-                reply_markup=sources_markup(update, context, chat))
+    await reply(update, f"<b>{target.heading('Sources')}</b> — tap to include or exclude:\n"
+                + "\n".join(names), reply_markup=sources_markup(context, target))
 
 
 async def source_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Toggle one source for this chat."""
+    """Toggle one source for this chat (or the channel the menu was opened for)."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    if await refuse_unless_manager(update, context):
+    assert query is not None
+    target, data = await button_target(update, context)
+    if target is None:
         return
     svc = services(context)
-    feed_id = parse_id(query.data.removeprefix("src:"))
+    feed_id = parse_id(data.removeprefix("src:"))
     known = {f.id: f for f in svc.store.feeds(active_only=True)}
     if feed_id is None or feed_id not in known:
         await answer(update, "That source is no longer available.", alert=True)
         return
-    chat = current_chat(update, context)
-    excluded = feed_id not in chat.excluded_feeds
-    svc.store.set_feed_excluded(chat.id, feed_id, excluded)
+    excluded = feed_id not in target.chat.excluded_feeds
+    svc.store.set_feed_excluded(target.chat.id, feed_id, excluded)
     name = clipped(known[feed_id].name, 150)
     await answer(update, f"{name}: {'excluded' if excluded else 'included'}")
     try:
-        await query.edit_message_reply_markup(
-            sources_markup(update, context, current_chat(update, context)))
+        await query.edit_message_reply_markup(sources_markup(context, target.reloaded(context)))
     except BadRequest as exc:
         log.debug("could not update the sources buttons: %s", exc)
 
@@ -115,90 +124,101 @@ class Awaiting:
     what: str  # "times" or "timezone"
     user_id: int
     until: float
+    channel_id: int | None = None  # a channel managed from this private chat
 
 
-def settings_text(chat: Chat) -> str:
-    return ("<b>Settings</b>\n" + schedule_text(chat.times, chat.timezone, chat.max_items)
+def settings_text(target: Target) -> str:
+    chat = target.chat
+    return (f"<b>{target.heading('Settings')}</b>\n"
+            + schedule_text(chat.times, chat.timezone, chat.max_items)
             + "\nChoose what to change:")
 
 
-def main_menu(chat: Chat | None = None) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[Button("🕗 Times", "set:times"),
-                                  Button("🌍 Timezone", "set:tz"),
-                                  Button("🔢 Items", "set:items")]])
+def main_menu(target: Target) -> InlineKeyboardMarkup:
+    end = target.suffix
+    return InlineKeyboardMarkup([[Button("🕗 Times", f"set:times{end}"),
+                                  Button("🌍 Timezone", f"set:tz{end}"),
+                                  Button("🔢 Items", f"set:items{end}")]])
 
 
-def times_menu(chat: Chat) -> InlineKeyboardMarkup:
-    buttons = [Button(("✅ " if t in chat.times else "") + t, f"set:time:{t}")
+def times_menu(target: Target) -> InlineKeyboardMarkup:
+    chat, end = target.chat, target.suffix
+    buttons = [Button(("✅ " if t in chat.times else "") + t, f"set:time:{t}{end}")
                for t in TIME_PRESETS]
-    extra = [Button("✏️ Custom…", "set:custom:times"), Button("⬅ Back", "set:menu")]
+    extra = [Button("✏️ Custom…", f"set:custom:times{end}"), Button("⬅ Back", f"set:menu{end}")]
     return InlineKeyboardMarkup([*rows(buttons, 4), extra])
 
 
-def timezone_menu(chat: Chat) -> InlineKeyboardMarkup:
-    buttons = [Button(("✅ " if z == chat.timezone else "") + z, f"set:zone:{z}")
+def timezone_menu(target: Target) -> InlineKeyboardMarkup:
+    chat, end = target.chat, target.suffix
+    buttons = [Button(("✅ " if z == chat.timezone else "") + z, f"set:zone:{z}{end}")
                for z in TIMEZONE_PRESETS]
-    extra = [Button("✏️ Other…", "set:custom:tz"), Button("⬅ Back", "set:menu")]
+    extra = [Button("✏️ Other…", f"set:custom:tz{end}"), Button("⬅ Back", f"set:menu{end}")]
     return InlineKeyboardMarkup([*rows(buttons, 2), extra])
 
 
-def items_menu(chat: Chat) -> InlineKeyboardMarkup:
-    buttons = [Button(("✅ " if n == chat.max_items else "") + str(n), f"set:n:{n}")
+def items_menu(target: Target) -> InlineKeyboardMarkup:
+    chat, end = target.chat, target.suffix
+    buttons = [Button(("✅ " if n == chat.max_items else "") + str(n), f"set:n:{n}{end}")
                for n in ITEM_PRESETS]
-    return InlineKeyboardMarkup([*rows(buttons, 6), [Button("⬅ Back", "set:menu")]])
+    return InlineKeyboardMarkup([*rows(buttons, 6), [Button("⬅ Back", f"set:menu{end}")]])
 
 
-MENUS: dict[str, Callable[[Chat], InlineKeyboardMarkup]] = {
+MENUS: dict[str, Callable[[Target], InlineKeyboardMarkup]] = {
     "menu": main_menu, "times": times_menu, "tz": timezone_menu, "items": items_menu}
 APPLIES = {"time": "times", "zone": "timezone", "n": "items"}
 CUSTOM = {"times": "times", "tz": "timezone"}
 
 
 async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Show this chat's digest settings as buttons, or set one: /settings times 07:30."""
-    chat = current_chat(update, context)
-    if context.args:
-        if await refuse_unless_manager(update, context):
-            return
-        what, values = context.args[0].lower(), context.args[1:]
-        await reply(update, esc(apply_setting(context, chat, what, values)))
+    """Show the digest settings as buttons, or set one: /settings [@channel] times 07:30."""
+    target, args = await command_target(update, context, "settings")
+    if target is None:
         return
-    await reply(update, settings_text(chat), reply_markup=main_menu())
+    if args:
+        if await refuse_change(update, context, target):
+            return
+        note = apply_setting(context, target.chat, args[0].lower(), args[1:])
+        await reply(update, _naming(target, note))
+        return
+    await reply(update, settings_text(target), reply_markup=main_menu(target))
 
 
 async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Navigate the settings menus and apply presets: ``set:<action>[:<value>]``."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    if await refuse_unless_manager(update, context):
+    """Navigate the settings menus and apply presets: ``set:<action>[:<value>][@channel]``."""
+    target, data = await button_target(update, context)
+    if target is None:
         return
-    _prefix, _sep, rest = query.data.partition(":")
+    _prefix, _sep, rest = data.partition(":")
     action, _sep, value = rest.partition(":")
     if action == "custom" and value in CUSTOM:
-        await _ask_custom(update, context, CUSTOM[value])
+        await _ask_custom(update, context, CUSTOM[value], target)
         return
-    chat = current_chat(update, context)
     if action in MENUS and not value:
         await answer(update)
-        await edit(update, settings_text(chat), MENUS[action](chat))
+        await edit(update, settings_text(target), MENUS[action](target))
         return
     if action not in APPLIES or not value:
         await answer(update, INVALID_BUTTON, alert=True)
         return
-    note = _apply_button(context, chat, action, value)
-    chat = current_chat(update, context)
+    note = _apply_button(context, target.chat, action, value)
+    target = target.reloaded(context)
     await answer(update, clipped(note, 200))
     menu = {"time": times_menu, "zone": timezone_menu, "n": items_menu}[action]
-    await edit(update, settings_text(chat), menu(chat))
+    await edit(update, settings_text(target), menu(target))
 
 
-async def _ask_custom(update: Update, context: ContextTypes.DEFAULT_TYPE, what: str) -> None:
+async def _ask_custom(update: Update, context: ContextTypes.DEFAULT_TYPE, what: str,
+                      target: Target) -> None:
     """Remember who pressed "Custom…" for what; only their next message is taken."""
     user = update.effective_user
     assert context.chat_data is not None and user is not None
-    context.chat_data[AWAITING] = Awaiting(what, user.id, time.monotonic() + AWAIT_SECONDS)
-    prompt = ("Send the digest times as HH:MM, separated by spaces (e.g. 07:30 19:00)."
-              if what == "times" else "Send an IANA timezone name, e.g. Africa/Cairo.")
+    channel_id = target.chat.id if target.channel else None
+    context.chat_data[AWAITING] = Awaiting(what, user.id, time.monotonic() + AWAIT_SECONDS,
+                                           channel_id)
+    of = f" of {esc(target.channel)}" if target.channel else ""
+    prompt = (f"Send the digest times{of} as HH:MM, separated by spaces (e.g. 07:30 19:00)."
+              if what == "times" else f"Send the timezone{of}: an IANA name, e.g. Africa/Cairo.")
     await answer(update)
     await reply(update, prompt)
 
@@ -229,10 +249,21 @@ async def typed_value(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if time.monotonic() > awaiting.until:
         await reply(update, "That prompt has expired. Open /settings and press Custom… again.")
         return
-    if await refuse_unless_manager(update, context):
+    if awaiting.channel_id is not None:  # rights in the channel are checked again, now
+        target = await channel_target(update, context, awaiting.channel_id)
+    elif await refuse_unless_manager(update, context):
         return
-    chat = current_chat(update, context)
-    await reply(update, esc(apply_setting(context, chat, awaiting.what, message.text.split())))
+    else:
+        target = Target(current_chat(update, context))
+    if target is None:
+        return
+    note = apply_setting(context, target.chat, awaiting.what, message.text.split())
+    await reply(update, _naming(target, note))
+
+
+def _naming(target: Target, note: str) -> str:
+    """A plain-text answer as HTML, naming the channel when one is managed from here."""
+    return f"{esc(target.channel)}: {esc(note)}" if target.channel else esc(note)
 
 
 def apply_setting(context: ContextTypes.DEFAULT_TYPE, chat: Chat, what: str,

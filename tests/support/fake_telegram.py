@@ -29,6 +29,12 @@ first), and error payloads whose ``parameters`` PTB turns into RetryAfter / Chat
 Failures can be injected per method (and per chat) with :meth:`FakeTelegram.fail_next`;
 :meth:`FakeTelegram.drop_next` closes the connection without any answer (a network error).
 
+Forum topics: ``push_message(..., message_thread_id=N)`` posts in topic N (and makes the chat
+a forum); sends to a topic are recorded with their ``message_thread_id``, and sends to a topic
+removed with :meth:`FakeTelegram.delete_topic` (or to a thread of a chat that is no forum)
+fail with "message thread not found". :meth:`FakeTelegram.push_channel_post` posts in a
+channel (a ``channel_post`` update: ``sender_chat`` is the channel, there is no ``from``).
+
 The blocking helpers (``wait_for``, ``wait_for_messages``) must not be called from the event
 loop that runs the bot - they would starve it. Inside ``asyncio.run(...)`` use the
 ``*_async`` variants.
@@ -92,6 +98,7 @@ _NOT_MODIFIED = (
     "are exactly the same as a current content and reply markup of the message"
 )
 _QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+_THREAD_NOT_FOUND = "Bad Request: message thread not found"
 
 # Form-encoded requests carry every value as a string; PTB JSON-dumps non-strings. These
 # parameters are free text and must never be JSON-decoded (a text of "123" stays a string).
@@ -411,6 +418,7 @@ class _State:
     next_message_id: dict[int, int] = field(default_factory=dict)
     chats: dict[int, JSON] = field(default_factory=dict)
     removed_chats: set[int] = field(default_factory=set)
+    deleted_topics: set[tuple[int, int]] = field(default_factory=set)
     blocked: set[int] = field(default_factory=set)
     users: dict[int, JSON] = field(default_factory=dict)
     members: dict[int, dict[int, str]] = field(default_factory=dict)
@@ -517,12 +525,16 @@ class FakeTelegram:
     # -- configuration ---------------------------------------------------------------------
 
     def add_chat(self, chat_id: int, *, chat_type: str | None = None, title: str | None = None,
-                 username: str | None = None, first_name: str | None = None) -> JSON:
-        """Declare a chat (needed with ``strict_chats``); returns its Chat object."""
+                 username: str | None = None, first_name: str | None = None,
+                 is_forum: bool = False) -> JSON:
+        """Declare a chat (needed with ``strict_chats``); returns its Chat object.
+        ``is_forum`` makes a supergroup a forum (topics enabled)."""
         with self._cond:
             self._state.removed_chats.discard(chat_id)
             chat = self._ensure_chat(chat_id, chat_type, title=title, username=username,
                                      first_name=first_name)
+            if is_forum:
+                self._make_forum(chat)
             return copy.deepcopy(chat)
 
     def remove_chat(self, chat_id: int) -> None:
@@ -530,6 +542,14 @@ class FakeTelegram:
         with self._cond:
             self._state.chats.pop(chat_id, None)
             self._state.removed_chats.add(chat_id)
+
+    def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """The forum topic is gone: sendMessage to it answers 400 "message thread not found"."""
+        with self._cond:
+            self._state.deleted_topics.add((chat_id, thread_id))
+
+    # The same from a test's point of view: the bot can no longer post in the topic.
+    close_topic = delete_topic
 
     def set_member(self, chat_id: int, user_id: int, status: str = "member", *,
                    username: str | None = None, first_name: str | None = None) -> None:
@@ -603,12 +623,15 @@ class FakeTelegram:
     def push_message(self, chat_id: int, text: str, *, user_id: int | None = None,
                      chat_type: str | None = None, username: str | None = None,
                      first_name: str | None = None, entities: list[JSON] | None = None,
-                     reply_to_message_id: int | None = None) -> JSON:
+                     reply_to_message_id: int | None = None,
+                     message_thread_id: int | None = None) -> JSON:
         """Queue an Update carrying a user's text Message; returns the Update.
 
         ``chat_type`` defaults from the id (positive: private, -100...: supergroup, other
         negative: group); the sender defaults to the chat itself in private chats. Commands
         get ``bot_command`` entities like Telegram adds, unless ``entities`` is given.
+        ``message_thread_id`` posts in that forum topic: the message gets
+        ``message_thread_id`` and ``is_topic_message`` and the chat becomes a forum.
         """
         with self._cond:
             private = chat_type == "private" or (chat_type is None and chat_id > 0)
@@ -616,6 +639,10 @@ class FakeTelegram:
             chat = self._ensure_chat(chat_id, chat_type, username=username if private else None,
                                      first_name=first_name if private else None)
             self._state.removed_chats.discard(chat_id)
+            if message_thread_id is not None:
+                if (chat_id, message_thread_id) in self._state.deleted_topics:
+                    raise ValueError(f"topic {message_thread_id} of chat {chat_id} was deleted")
+                self._make_forum(chat)
             if user_id is None:
                 user_id = chat_id if chat["type"] == "private" else DEFAULT_USER_ID
             user = self._ensure_user(user_id, username=username, first_name=first_name)
@@ -631,12 +658,36 @@ class FakeTelegram:
             found = _command_entities(text) if entities is None else entities
             if found:
                 message["entities"] = found
+            if message_thread_id is not None:
+                message.update(message_thread_id=message_thread_id, is_topic_message=True)
             if reply_to_message_id is not None:
                 replied = self._state.messages.get((chat_id, reply_to_message_id))
                 if replied is not None:
                     message["reply_to_message"] = copy.deepcopy(replied)
             self._state.messages[(chat_id, message["message_id"])] = message
             return self.push_update({"message": message})
+
+    def push_channel_post(self, chat_id: int, text: str, *, title: str | None = None,
+                          username: str | None = None,
+                          entities: list[JSON] | None = None) -> JSON:
+        """Queue a ``channel_post`` Update: ``text`` posted in channel ``chat_id`` (declared as
+        a channel if new). Like Telegram, the post has ``sender_chat`` (the channel) and no
+        ``from``; commands get ``bot_command`` entities. Returns the Update."""
+        with self._cond:
+            chat = self._ensure_chat(chat_id, "channel", title=title, username=username)
+            self._state.removed_chats.discard(chat_id)
+            message: JSON = {
+                "message_id": self._next_message_id(chat_id),
+                "sender_chat": copy.deepcopy(chat),
+                "chat": copy.deepcopy(chat),
+                "date": int(time.time()),
+                "text": text,
+            }
+            found = _command_entities(text) if entities is None else entities
+            if found:
+                message["entities"] = found
+            self._state.messages[(chat_id, message["message_id"])] = message
+            return self.push_update({"channel_post": message})
 
     def push_callback(self, chat_id: int, message_id: int, data: str, *,
                       user_id: int | None = None, username: str | None = None,
@@ -690,9 +741,10 @@ class FakeTelegram:
 
     def sent(self, chat_id: int | None = None) -> list[JSON]:
         """Messages the bot sent successfully, in order. Each record has ``chat_id``,
-        ``message_id``, ``text`` (after entity parsing, as users see it), ``raw_text`` (as
-        the bot sent it), ``parse_mode``, ``entities``, ``reply_markup`` (as sent), ``date``
-        and ``message`` (the Message object returned to the bot)."""
+        ``message_id``, ``message_thread_id`` (the forum topic, or None), ``text`` (after
+        entity parsing, as users see it), ``raw_text`` (as the bot sent it), ``parse_mode``,
+        ``entities``, ``reply_markup`` (as sent), ``date`` and ``message`` (the Message
+        object returned to the bot)."""
         with self._cond:
             return copy.deepcopy([s for s in self._state.sent
                                   if chat_id is None or s["chat_id"] == chat_id])
@@ -895,6 +947,22 @@ class FakeTelegram:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat
 
+    def _make_forum(self, chat: JSON) -> None:
+        if chat["type"] != "supergroup":
+            raise ValueError(f"only supergroups have topics; chat {chat['id']} is a "
+                             f"{chat['type']}")
+        chat["is_forum"] = True
+
+    def _send_topic(self, chat: JSON, params: JSON) -> int | None:
+        """The topic a send goes to; a deleted topic, or a thread in a chat without topics,
+        is "message thread not found" as on Telegram."""
+        thread = _int_param(params, "message_thread_id")
+        if thread is None or chat["type"] == "private":
+            return thread
+        if not chat.get("is_forum") or (chat["id"], thread) in self._state.deleted_topics:
+            raise ApiError(400, _THREAD_NOT_FOUND)
+        return thread
+
     def _next_message_id(self, chat_id: int) -> int:
         # One sequence per chat shared by both sides, as in private chats and supergroups.
         value = self._state.next_message_id.get(chat_id, 1)
@@ -1045,6 +1113,7 @@ class FakeTelegram:
     def _api_sendMessage(self, params: JSON) -> JSON:
         with self._cond:
             chat = self._chat(params, sending=True)
+            thread = self._send_topic(chat, params)
             text, entities = self._format_text(params, edit=False)
             markup = params.get("reply_markup")
             _check_markup(markup)
@@ -1057,11 +1126,14 @@ class FakeTelegram:
             }
             if entities:
                 message["entities"] = entities
+            if thread is not None:
+                message.update(message_thread_id=thread, is_topic_message=True)
             if isinstance(markup, dict) and "inline_keyboard" in markup:
                 message["reply_markup"] = markup  # Telegram echoes only inline keyboards
             self._state.messages[(chat["id"], message["message_id"])] = message
             self._state.sent.append({
-                "chat_id": chat["id"], "message_id": message["message_id"], "text": text,
+                "chat_id": chat["id"], "message_id": message["message_id"],
+                "message_thread_id": thread, "text": text,
                 "raw_text": params.get("text"), "parse_mode": params.get("parse_mode"),
                 "entities": entities, "reply_markup": markup, "date": message["date"],
                 "message": copy.deepcopy(message),
