@@ -23,6 +23,7 @@ from bot.models import ModelInfo, Translation
 from bot.modelstore import ModelStore
 from bot.pipeline import RefreshReport, refresh
 from bot.search import search as search_archive
+from bot.selection import recent_stories
 from bot.store import Store
 from bot.translate import EngineSettings, Translator
 
@@ -176,22 +177,29 @@ async def _refresh_once(settings: Settings, store: Store, translator: Translator
 @click.option("--since", type=DURATION, default="24h", show_default=True,
               help="Only articles published within this window (30m, 24h, 7d).")
 @click.option("--limit", type=click.IntRange(1, 500), default=None,
-              help="At most this many items (default: digest.max_items).")
+              help="At most this many stories (default: digest.max_items).")
 @click.pass_context
 def digest(ctx: click.Context, since: timedelta, limit: int | None) -> None:
-    """Print the newest translated articles as a digest, as readers will get it."""
+    """Print the top stories of a window as a digest, as readers will get it.
+
+    Articles about one event from several sources are one story ("Also:" lists the other
+    sources); the stories carried by the most sources come first, then the newest.
+    """
     settings = _settings(ctx)
     now = datetime.now(UTC)
     with _guard(ctx, lambda: Store(settings.database_path)) as store:
-        articles = store.recent_articles(since=now - since,
-                                         limit=limit or settings.digest.max_items)
-    if not articles:
+        stories = recent_stories(store, since=now - since)
+    if not stories:
         click.echo(f"No articles in the last {console.describe(since)}. "
                    "Run `nashra fetch` first, or widen --since.")
         return
-    for message in render_digest(articles, PlainText(), now=now,
+    shown = stories[:limit or settings.digest.max_items]
+    more = len(stories) - len(shown)
+    for message in render_digest(shown, PlainText(), now=now, more=more,
                                  timezone=settings.digest.timezone):
         click.echo(message + "\n")
+    if more:
+        click.echo("(--limit shows more; `nashra read ID` opens one in full)")
 
 
 @main.command()
@@ -344,3 +352,29 @@ def _translate_articles(settings: Settings,
             return translator.translate_sync(articles), translator
         finally:
             translator.close()
+
+
+# read -----------------------------------------------------------------------------------------
+
+@main.command("read")
+@click.argument("article_id", metavar="ID", type=int)
+@click.option("--original", is_flag=True, help="The Arabic original instead of the English.")
+@click.pass_context
+def read_article(ctx: click.Context, article_id: int, original: bool) -> None:
+    """Print one article in full, by the id `nashra export` gives (as /read ID in the bot).
+
+    Sentences the model could not translate are marked [not translated].
+    """
+    from bot.reader import render_article, render_original, valid_article_id  # this command only
+
+    settings = _settings(ctx)
+    with _guard(ctx, lambda: Store(settings.database_path)) as store:
+        article = store.get_article(article_id) if valid_article_id(article_id) else None
+    if article is None:
+        click.echo(f"No article {article_id}.", err=True)
+        ctx.exit(EXIT_FAILURE)
+        return
+    zone = settings.digest.timezone
+    messages = (render_original(article, PlainText(), timezone=zone) if original
+                else render_article(article, PlainText(), datetime.now(UTC), timezone=zone))
+    click.echo("\n\n".join(messages))

@@ -1,7 +1,8 @@
-"""Digests: choose articles, render them as plain text or Telegram HTML, split at limits.
+"""Digests rendered as plain text or Telegram HTML, split at Telegram's limits.
 
 One renderer, two formats: the terminal and Telegram see the same items in the same order
-with the same wording; only markup and escaping differ.
+with the same wording; only markup and escaping differ. An item is a story (see
+:mod:`bot.selection`): one outlet's headline and lead, then the other outlets carrying it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from bot.selection import Story
 from bot.store import StoredArticle
 
 TELEGRAM_LIMIT = 4096
@@ -26,6 +28,8 @@ class Markup(Protocol):
     def bold(self, raw: str) -> str: ...
     def link(self, label: str, url: str) -> str: ...
     def italic(self, raw: str) -> str: ...
+    def ref(self, label: str, url: str) -> str: ...
+    def read_command(self, article_id: int) -> str: ...
 
 
 class PlainText:
@@ -43,6 +47,12 @@ class PlainText:
     def link(self, label: str, url: str) -> str:
         return f"{label}\n   {url}"
 
+    def ref(self, label: str, url: str) -> str:
+        return f"{label} <{url}>"
+
+    def read_command(self, article_id: int) -> str:
+        return f"nashra read {article_id}"
+
 
 class TelegramHTML:
     """Telegram's HTML parse mode: everything escaped, only b/i/a tags."""
@@ -58,6 +68,13 @@ class TelegramHTML:
 
     def link(self, label: str, url: str) -> str:
         return f'<a href="{html.escape(url, quote=True)}"><b>{self.text(label)}</b></a>'
+
+    def ref(self, label: str, url: str) -> str:
+        return f'<a href="{html.escape(url, quote=True)}">{self.text(label)}</a>'
+
+    def read_command(self, article_id: int) -> str:
+        # Telegram makes /read_123 a tappable command (a space would end the command).
+        return f"/read_{article_id}"
 
 
 def relative_time(moment: datetime, now: datetime) -> str:
@@ -90,36 +107,70 @@ def shorten(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def render_item(article: StoredArticle, markup: Markup, now: datetime, number: int) -> str:
-    """One digest entry: linked headline, lead, then source and age."""
-    if article.language != "ar" or not article.title_translated:
-        headline = article.title_original
-        note = " " + markup.italic("(original language)")
-    else:
-        headline = article.title_translated
-        note = " " + markup.italic("(partly untranslated)") if article.untranslated else ""
-    lines = [f"{number}. " + markup.link(headline, article.url) + note]
+def render_item(story: Story, markup: Markup, now: datetime, number: int | None) -> str:
+    """One digest entry: linked headline, lead, source and age with the command that opens
+    the whole translation, then "Also:" with every other outlet carrying the story."""
+    article = story.main
+    headline, note = _headline(article, markup)
+    prefix = f"{number}. " if number is not None else ""
+    lines = [prefix + markup.link(headline, article.url) + note]
     lead = shorten(article.lead or article.text_translated, MAX_LEAD_CHARS)
     if lead:
         lines.append(markup.text(lead))
     source = isolate(article.feed_name)
-    lines.append(markup.italic(f"{source} · {relative_time(article.published, now)}"))
+    lines.append(markup.italic(f"{source} · {relative_time(article.published, now)}")
+                 + markup.text(" · ") + markup.read_command(article.id))
+    others = story.others
+    if others:
+        refs = [markup.ref(isolate(other.feed_name), other.url) for other in others]
+        lines.append(markup.text("Also: ") + markup.text(" · ").join(refs))
     return "\n".join(lines)
 
 
-def render_header(markup: Markup, now: datetime, timezone: str, count: int) -> str:
+def _headline(article: StoredArticle, markup: Markup) -> tuple[str, str]:
+    """The headline and a note after the link (original language, partly untranslated)."""
+    if article.language != "ar" or not article.title_translated:
+        return article.title_original, " " + markup.italic("(original language)")
+    note = " " + markup.italic("(partly untranslated)") if article.untranslated else ""
+    return article.title_translated, note
+
+
+def render_header(markup: Markup, now: datetime, timezone: str, count: int,
+                  total: int | None = None, *, more_page: bool = False) -> str:
     local = now.astimezone(ZoneInfo(timezone))
     stamp = local.strftime("%a %d %b %Y, %H:%M")
-    noun = "story" if count == 1 else "stories"
-    return markup.bold(f"Nashra digest — {stamp} ({timezone})") + "\n" + markup.text(
-        f"{count} {noun} translated from Arabic")
+    total = count if total is None else total
+    noun = "story" if total == 1 else "stories"
+    counted = f"{count} of {total} {noun}" if total > count else f"{count} {noun}"
+    title = "Nashra digest, continued" if more_page else "Nashra digest"
+    return markup.bold(f"{title} — {stamp} ({timezone})") + "\n" + markup.text(
+        f"{counted} translated from Arabic, most widely reported first")
 
 
-def render_digest(articles: Sequence[StoredArticle], markup: Markup, *, now: datetime,
-                  timezone: str = "UTC", limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """The digest as messages, split between items so none exceeds ``limit`` units."""
-    blocks = [render_header(markup, now, timezone, len(articles))]
-    blocks += [render_item(a, markup, now, n) for n, a in enumerate(articles, start=1)]
+def render_alert(story: Story, word: str, markup: Markup, *, now: datetime,
+                 limit: int = TELEGRAM_LIMIT) -> str:
+    """One story sent right away because it matches one of the chat's alert words."""
+    header = markup.bold("🔔 Alert: ") + markup.text(f"“{word}”")
+    return pack_blocks([header, render_item(story, markup, now, None)], limit, markup)[0]
+
+
+def more_line(more: int) -> str:
+    """The closing line of a digest that did not hold every qualifying story."""
+    return f"…and {more} more {'story' if more == 1 else 'stories'}."
+
+
+def render_digest(stories: Sequence[Story], markup: Markup, *, now: datetime,
+                  timezone: str = "UTC", more: int = 0, more_page: bool = False,
+                  limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """The digest as messages, split between items so none exceeds ``limit`` units.
+
+    ``more`` qualifying stories that did not fit the item count are announced at the end.
+    """
+    blocks = [render_header(markup, now, timezone, len(stories), len(stories) + more,
+                            more_page=more_page)]
+    blocks += [render_item(s, markup, now, n) for n, s in enumerate(stories, start=1)]
+    if more:
+        blocks.append(markup.italic(more_line(more)))
     return pack_blocks(blocks, limit, markup)
 
 

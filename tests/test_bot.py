@@ -195,7 +195,7 @@ def test_sources_toggle_limits_the_digest(site: BotSite) -> None:
             tg.push_callback(READER, listing["message_id"], data)
             await tg.wait_for_async(lambda: tg.edits(READER))
             answer = await say(tg, "/digest")
-            assert answer["text"].startswith("Nothing in the last 24 hours")
+            assert answer["text"].startswith("Nothing in the last 48 hours")
 
     run(scenario())
 

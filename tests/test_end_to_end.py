@@ -163,7 +163,7 @@ def test_digest_shows_clean_translated_items(site: Site) -> None:
     for marker in BOILERPLATE:
         assert marker not in result.stdout
     assert f"{site.server.base_url}/articles/" in result.stdout
-    sources = re.findall(r"^\u2068(.+)\u2069 · (.+)$", result.stdout, re.M)
+    sources = re.findall(r"^\u2068(.+)\u2069 · (.+) · nashra read \d+$", result.stdout, re.M)
     assert {name for name, _age in sources} == {"content", "summary", "atom", "legacy"}
     assert all(re.fullmatch(r"\d\d \w{3} 2026|\d+ days ago", age) for _n, age in sources)
 

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.models import Chat, ChatWord, OutboxMessage
-from bot.store.base import Database, optional_time, to_db_time
-from bot.store.records import ARTICLE_COLUMNS, StoredArticle, stored_article
+from bot.store.base import Database, chunks, optional_time, placeholders, to_db_time
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 
@@ -123,41 +122,112 @@ class ChatQueries(Database):
 
     # digests --------------------------------------------------------------------------------
 
-    def digest_candidates(self, chat: Chat, *, since: datetime,
-                          limit: int) -> list[StoredArticle]:
-        """Articles never sent to this chat, from its sources, fetched since ``since``."""
+    def digest_candidates(self, chat: Chat, *, expiry: datetime) -> list[tuple[int, int]]:
+        """(article id, story id) of articles this chat may still get: above its watermark,
+        stored after ``expiry``, from its active sources, of stories it has not been sent.
+        Oldest first; the id range keeps it an index scan."""
         rows = self._db.execute(
-            f"SELECT {ARTICLE_COLUMNS} FROM articles a JOIN feeds f ON f.id = a.feed_id "
-            "WHERE f.active = 1 AND a.fetched >= :since "
-            "AND a.id NOT IN (SELECT article_id FROM chat_articles WHERE chat_id = :chat) "
+            "SELECT a.id, a.story_id FROM articles a JOIN feeds f ON f.id = a.feed_id "
+            "WHERE a.id > :low AND a.fetched >= :expiry "
+            "AND f.active = 1 "
             "AND a.feed_id NOT IN (SELECT feed_id FROM chat_excluded_feeds "
             "                      WHERE chat_id = :chat) "
-            "ORDER BY a.published DESC, a.id DESC LIMIT :limit",
-            {"since": to_db_time(since), "chat": chat.id, "limit": limit})
-        return [stored_article(row) for row in rows.fetchall()]
+            "AND NOT EXISTS (SELECT 1 FROM chat_stories s "
+            "                WHERE s.chat_id = :chat AND s.story_id = a.story_id) "
+            "ORDER BY a.id",
+            {"low": max(chat.watermark, self._first_id_since(expiry) - 1),
+             "expiry": to_db_time(expiry), "chat": chat.id})
+        return [(row[0], row[1]) for row in rows.fetchall()]
 
-    def queue_digest(self, chat_id: int, article_ids: Sequence[int], messages: Sequence[str],
-                     now: datetime) -> str:
-        """Write a digest's messages as pending and its articles as sent, in one transaction.
+    def _first_id_since(self, moment: datetime) -> int:
+        row = self._db.execute("SELECT MIN(id) FROM articles WHERE fetched >= :t",
+                               {"t": to_db_time(moment)}).fetchone()
+        return int(row[0]) if row[0] is not None else 0
 
+    def queue_digest(self, chat_id: int, story_ids: Sequence[int], messages: Sequence[str],
+                     now: datetime, *, kind: str = "digest", buttons: str | None = None,
+                     thread_id: int | None = None, watermark: int | None = None,
+                     due: datetime | None = None) -> str:
+        """Write messages as pending and their stories as sent, in one transaction.
+
+        ``buttons`` (JSON) go under the last message. ``watermark`` moves the chat's article
+        watermark forward (never back); ``due`` records the scheduled time this digest served.
         After this returns, delivery may crash at any point: pending messages are resumed and
-        the articles are never chosen again for this chat.
+        the stories are never chosen again for this chat.
         """
         digest_id = uuid.uuid4().hex
         stamp = to_db_time(now)
+        last = len(messages) - 1
         with self._transaction() as db:
             db.executemany(
-                "INSERT INTO chat_articles (chat_id, article_id, sent_at) "
-                "VALUES (:chat, :article, :now) ON CONFLICT DO NOTHING",
-                [{"chat": chat_id, "article": a, "now": stamp} for a in article_ids])
+                "INSERT INTO chat_stories (chat_id, story_id, sent_at) "
+                "VALUES (:chat, :story, :now) ON CONFLICT DO NOTHING",
+                [{"chat": chat_id, "story": s, "now": stamp} for s in story_ids])
             db.executemany(
-                "INSERT INTO outbox (chat_id, digest_id, seq, text, created) "
-                "VALUES (:chat, :digest, :seq, :text, :now)",
-                [{"chat": chat_id, "digest": digest_id, "seq": n, "text": t, "now": stamp}
+                "INSERT INTO outbox (chat_id, digest_id, seq, text, created, kind, thread_id, "
+                "                    buttons) "
+                "VALUES (:chat, :digest, :seq, :text, :now, :kind, :thread, :buttons)",
+                [{"chat": chat_id, "digest": digest_id, "seq": n, "text": t, "now": stamp,
+                  "kind": kind, "thread": thread_id, "buttons": buttons if n == last else None}
                  for n, t in enumerate(messages)])
-            db.execute("UPDATE chats SET last_digest_at = :now WHERE id = :chat",
-                       {"now": stamp, "chat": chat_id})
+            if kind == "digest":
+                db.execute("UPDATE chats SET last_digest_at = :now WHERE id = :chat",
+                           {"now": stamp, "chat": chat_id})
+            self._advance(db, chat_id, watermark, due)
         return digest_id
+
+    def advance_chat(self, chat_id: int, *, watermark: int | None = None,
+                     due: datetime | None = None) -> None:
+        """Move the watermark and/or the last served due time without sending anything."""
+        with self._transaction() as db:
+            self._advance(db, chat_id, watermark, due)
+
+    @staticmethod
+    def _advance(db: sqlite3.Connection, chat_id: int, watermark: int | None,
+                 due: datetime | None) -> None:
+        if watermark is not None:
+            db.execute("UPDATE chats SET watermark = MAX(watermark, :w) WHERE id = :chat",
+                       {"w": watermark, "chat": chat_id})
+        if due is not None:
+            db.execute("UPDATE chats SET last_due_at = :due WHERE id = :chat",
+                       {"due": to_db_time(due), "chat": chat_id})
+
+    def story_ids(self, article_ids: Sequence[int]) -> list[int]:
+        """The distinct stories of these articles."""
+        found: list[int] = []
+        for chunk in chunks(list(dict.fromkeys(article_ids))):
+            marks, params = placeholders("a", chunk)
+            rows = self._db.execute(
+                f"SELECT DISTINCT story_id FROM articles WHERE id IN ({marks})", params)
+            found.extend(row[0] for row in rows)
+        return list(dict.fromkeys(found))
+
+    def clear_thread(self, chat_id: int) -> None:
+        """The chat's forum topic is gone: deliver everything to its General topic."""
+        with self._transaction() as db:
+            db.execute("UPDATE chats SET thread_id = NULL WHERE id = :chat", {"chat": chat_id})
+            db.execute("UPDATE outbox SET thread_id = NULL WHERE chat_id = :chat "
+                       "AND status = :p", {"chat": chat_id, "p": PENDING})
+
+    def stories_sent(self, chat_id: int, story_ids: Sequence[int]) -> set[int]:
+        """Which of these stories this chat was already sent (digest or alert)."""
+        found: set[int] = set()
+        for chunk in chunks(list(dict.fromkeys(story_ids))):
+            marks, params = placeholders("s", chunk)
+            params["chat"] = chat_id
+            rows = self._db.execute(
+                "SELECT story_id FROM chat_stories "
+                f"WHERE chat_id = :chat AND story_id IN ({marks})", params)
+            found.update(row[0] for row in rows)
+        return found
+
+    def count_recent(self, chat_id: int, kind: str, since: datetime) -> int:
+        """Outbox messages of one kind queued for this chat since ``since`` (alert budget)."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM outbox WHERE chat_id = :chat AND kind = :kind "
+            "AND created >= :since",
+            {"chat": chat_id, "kind": kind, "since": to_db_time(since)}).fetchone()
+        return int(row[0])
 
     # outbox ---------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
 from telegram import Update
@@ -25,9 +26,17 @@ from bot.config import Settings
 from bot.fetch import Fetcher, FetchSettings
 from bot.models import ModelInfo
 from bot.store import Store
-from bot.telegram import admin, handlers, preferences, ratelimit
+from bot.telegram import admin, handlers, preferences, ratelimit, reading, wordlists
 from bot.telegram.delivery import Outbox
-from bot.telegram.schedule import schedule_all, schedule_chat, schedule_refresh, stop_refresh
+from bot.telegram.digests import MORE_DATA, more_button
+from bot.telegram.schedule import (
+    allow_late_jobs,
+    catch_up,
+    schedule_all,
+    schedule_chat,
+    schedule_refresh,
+    stop_refresh,
+)
 from bot.telegram.services import SERVICES_KEY, NashraApp, Services
 from bot.translate import EngineSettings, Translator
 
@@ -83,19 +92,29 @@ def _add_handlers(app: NashraApp) -> None:
         "digest": handlers.digest_now, "search": handlers.search_command,
         "sources": preferences.sources, "settings": preferences.settings,
         "addfeed": admin.add_feed, "removefeed": admin.remove_feed, "stats": admin.stats,
+        "read": reading.read_command,
+        "filter": wordlists.filter_command, "alert": wordlists.alert_command,
     }
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback))
     buttons = {
         r"^subscribe$": handlers.subscribe_button, r"^search:": handlers.search_page_button,
         r"^src:": preferences.source_button, r"^set:": preferences.settings_button,
-        r"^rmfeed:": admin.remove_feed_button,
+        r"^rmfeed:": admin.remove_feed_button, f"^{MORE_DATA}$": more_button,
+        r"^orig:": reading.original_pressed,
+        r"^flt:": wordlists.filter_button, r"^alr:": wordlists.alert_button,
     }
     for pattern, callback in buttons.items():
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern))
     app.add_handler(CallbackQueryHandler(handlers.unknown_button))  # forged or outdated
-    app.add_handler(MessageHandler(filters.COMMAND, handlers.unknown_command))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, preferences.typed_value))
+    # Posts in a channel are the channel's own content, never meant for the bot: no answer.
+    people = ~filters.UpdateType.CHANNEL_POSTS
+    # The tappable /read_<id> form; before the catch-all, which would call it unknown.
+    app.add_handler(MessageHandler(filters.Regex(r"^/read_\d+(@\w+)?(\s|$)") & people,
+                                   reading.read_link))
+    app.add_handler(MessageHandler(filters.COMMAND & people, handlers.unknown_command))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & people,
+                                   preferences.typed_value))
     app.add_error_handler(handlers.on_error)
 
 
@@ -119,10 +138,13 @@ async def _open(app: NashraApp, settings: Settings, model: ModelInfo) -> None:
             schedule_chat(jobs, chat)
 
     outbox = Outbox(app.bot, store, settings.telegram.admins, on_chat_change=reschedule)
-    app.bot_data[SERVICES_KEY] = Services(settings, store, fetcher, translator, outbox)
+    svc = Services(settings, store, fetcher, translator, outbox)
+    app.bot_data[SERVICES_KEY] = svc
     await app.bot.set_my_commands(handlers.bot_commands())
+    allow_late_jobs(jobs, settings.digest.catch_up_minutes)
     schedule_refresh(jobs, settings.fetch.interval_minutes)
     schedule_all(jobs, store)
+    catch_up(svc, datetime.now(UTC))  # digests due while the bot was down
     outbox.start()  # resumes messages left pending by a crash or restart
     log.info("Nashra started as @%s", app.bot.username)
 

@@ -3,7 +3,8 @@
 A message is marked sent only after Telegram accepted it, so a crash or restart resumes the
 pending ones and never re-sends accepted ones. Telegram's answers decide what happens next:
 429 waits as told and retries; 403 or "chat not found" deactivates the chat; a migrated group
-is followed to its new id; any other 400 marks the message failed, is logged with the chat and
+is followed to its new id; a forum topic that is gone sends the chat's messages to its General
+topic (said there once); any other 400 marks the message failed, is logged with the chat and
 message ids, and alerts the admins once.
 """
 
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 from telegram.warnings import PTBDeprecationWarning
@@ -28,6 +30,19 @@ log = logging.getLogger(__name__)
 IDLE_RECHECK_SECONDS = 30.0
 MAX_NETWORK_BACKOFF = 60.0
 UNREACHABLE = ("chat not found", "bot was kicked", "user is deactivated", "bot is not a member")
+TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_closed", "topic closed")
+TOPIC_GONE_NOTICE = ("The topic these digests were posted in is gone, so they now arrive "
+                     "here in General. An administrator can send /subscribe inside a topic "
+                     "to move them there.")
+
+
+def keyboard(buttons: str | None) -> InlineKeyboardMarkup | None:
+    """An inline keyboard from the outbox's JSON (rows of {"text", "callback_data"})."""
+    if not buttons:
+        return None
+    rows = json.loads(buttons)
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b["text"], callback_data=b["callback_data"])
+                                  for b in row] for row in rows])
 
 
 def retry_seconds(error: RetryAfter) -> float:
@@ -92,6 +107,7 @@ class Outbox:
         try:
             sent = await self._bot.send_message(
                 message.chat_id, message.text, parse_mode=ParseMode.HTML,
+                message_thread_id=message.thread_id, reply_markup=keyboard(message.buttons),
                 link_preview_options=LinkPreviewOptions(is_disabled=True))
         except RetryAfter as exc:
             wait = retry_seconds(exc)
@@ -120,10 +136,27 @@ class Outbox:
         if any(reason in text for reason in UNREACHABLE):
             self._deactivate(message.chat_id, f"Telegram refused: {exc.message}")
             return False
+        if message.thread_id is not None and any(r in text for r in TOPIC_GONE):
+            self._topic_gone(message, exc.message)
+            return False
         log.error("message %s to chat %s failed: %s", message.id, message.chat_id, exc.message)
         self._store.mark_failed(message.id, exc.message)
-        self._alert_admins_once(exc.message, message)
+        self._alert_admins_once(exc.message, (
+            f"Nashra could not deliver message {message.id} to chat {message.chat_id}: "
+            f"{exc.message}. It was marked failed; later messages continue."))
         return True
+
+    def _topic_gone(self, message: OutboxMessage, error: str) -> None:
+        """The forum topic was deleted or closed: post in General from now on, say so once."""
+        log.warning("chat %s: topic %s gone (%s); delivering to General", message.chat_id,
+                    message.thread_id, error)
+        self._store.clear_thread(message.chat_id)
+        self._on_chat_change(message.chat_id)
+        self._store.queue_digest(message.chat_id, [], [TOPIC_GONE_NOTICE], datetime.now(UTC),
+                                 kind="notice")
+        self._alert_admins_once(f"topic:{message.chat_id}", (
+            f"Chat {message.chat_id}: the forum topic {message.thread_id} its digests went to "
+            f"is gone ({error}); they now go to the chat's General topic."))
 
     def _deactivate(self, chat_id: int, reason: str) -> None:
         log.warning("chat %s deactivated: %s", chat_id, reason)
@@ -139,12 +172,11 @@ class Outbox:
         self._store.count_attempt(message.id)
         await asyncio.sleep(wait)
 
-    def _alert_admins_once(self, error: str, message: OutboxMessage) -> None:
-        if error in self._alerted or not self._admins:
+    def _alert_admins_once(self, key: str, text: str) -> None:
+        """Tell the bot's admins about ``key`` once per process (not once per message)."""
+        if key in self._alerted or not self._admins:
             return
-        self._alerted.add(error)
-        text = (f"Nashra could not deliver message {message.id} to chat {message.chat_id}: "
-                f"{error}. It was marked failed; later messages continue.")
+        self._alerted.add(key)
         for admin in self._admins:
             task = asyncio.create_task(self._alert(admin, text))
             self._alerts.add(task)

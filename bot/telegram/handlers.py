@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 import secrets
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -18,9 +17,12 @@ from bot.digest import isolate
 from bot.search import MAX_OFFSET, SearchPage, query_problem, search
 from bot.store.sqlite import HIGHLIGHT_END, HIGHLIGHT_START
 from bot.telegram.common import (
+    CHANNEL_NAME,
     INVALID_BUTTON,
+    Target,
     answer,
     clipped,
+    command_target,
     current_chat,
     edit,
     esc,
@@ -29,14 +31,14 @@ from bot.telegram.common import (
     refuse_unless_manager,
     reply,
 )
-from bot.telegram.schedule import job_queue, queue_digest, schedule_chat
+from bot.telegram.digests import asked_here, queue_digest
+from bot.telegram.schedule import job_queue, schedule_chat
 from bot.telegram.services import services
 
 log = logging.getLogger(__name__)
 SEARCH_PAGE = 5
 MAX_REMEMBERED_SEARCHES = 20
 SEARCH_EXPIRED = "This search has expired. Send /search again."
-CHANNEL_NAME = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}")
 SUBSCRIBE_USAGE = ("Usage: /subscribe for this chat, or /subscribe @channel for a channel "
                    "you administer.")
 COMMANDS = (
@@ -44,7 +46,10 @@ COMMANDS = (
     ("unsubscribe", "Stop the digests"),
     ("digest", "Send a digest now"),
     ("search", "Search the archive: /search words"),
+    ("read", "An article in full, in English: /read ID"),
     ("sources", "Choose the sources of this chat"),
+    ("filter", "Only or never stories with some words: /filter +word, /filter -word"),
+    ("alert", "Stories with a word as soon as they arrive: /alert word"),
     ("settings", "Digest times, timezone and length"),
     ("help", "How to use Nashra"),
 )
@@ -74,8 +79,12 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     svc = services(context)
     minutes = svc.settings.fetch.interval_minutes
     await reply(update, "<b>Commands</b>\n" + command_list() +
-                f"\n\nSources are checked every {minutes} minutes. In groups, only "
-                "administrators can change the subscription and settings.")
+                f"\n\nSources are checked every {minutes} minutes. A digest groups the "
+                "reports of one event from several sources into one story, the most widely "
+                "reported first; tap /read_ID under an item to read it in full. In groups, "
+                "only administrators can change the subscription and settings. A channel's "
+                "administrators manage it from a private chat with me: /settings @channel, "
+                "/sources @channel, /filter @channel, /alert @channel, /unsubscribe @channel.")
 
 
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -104,11 +113,17 @@ async def subscribe_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 async def _subscribe_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = services(context)
     chat = current_chat(update, context)
+    # Subscribing from a forum topic (the message, or the /start reply a button sits on)
+    # means "post here"; from General or a chat without topics, the chat itself.
+    message = update.effective_message
+    topic = message.message_thread_id if message and message.is_topic_message else None
     svc.store.set_subscribed(chat.id, True, datetime.now(UTC))
+    svc.store.set_thread(chat.id, topic)
     chat = svc.store.get_chat(chat.id) or chat
     schedule_chat(job_queue(context), chat)
+    where = "\nDigests will be posted in this topic." if topic is not None else ""
     await reply(update, "Subscribed. " + schedule_text(chat.times, chat.timezone, chat.max_items)
-                + "\nChange it with /settings, pick sources with /sources.")
+                + where + "\nChange it with /settings, pick sources with /sources.")
 
 
 def schedule_text(times: tuple[str, ...], timezone: str, items: int) -> str:
@@ -142,37 +157,51 @@ async def _subscribe_channel(update: Update, context: ContextTypes.DEFAULT_TYPE,
     svc.store.set_subscribed(chat.id, True, datetime.now(UTC))
     schedule_chat(job_queue(context), svc.store.get_chat(chat.id) or chat)
     await reply(update, f"Subscribed {esc(name)}. "
-                + schedule_text(chat.times, chat.timezone, chat.max_items))
+                + schedule_text(chat.times, chat.timezone, chat.max_items)
+                + f"\nManage it from here: /settings {esc(name)}, /sources {esc(name)}, "
+                f"/filter {esc(name)}, /alert {esc(name)}.")
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Stop this chat's digests."""
-    if await refuse_arguments(update, context, "unsubscribe"):
+    """Stop this chat's digests, or a channel's: /unsubscribe @channel."""
+    args = context.args or []
+    target: Target | None
+    if len(args) == 1 and args[0].startswith("@"):
+        target, _rest = await command_target(update, context, "unsubscribe")
+    elif await refuse_arguments(update, context, "unsubscribe"):
         return
-    if await refuse_unless_manager(update, context):
+    else:
+        manager = not await refuse_unless_manager(update, context)
+        target = Target(current_chat(update, context)) if manager else None
+    if target is None:
         return
     svc = services(context)
-    chat = current_chat(update, context)
-    svc.store.set_subscribed(chat.id, False, datetime.now(UTC))
-    schedule_chat(job_queue(context), svc.store.get_chat(chat.id) or chat)
+    svc.store.set_subscribed(target.chat.id, False, datetime.now(UTC))
+    schedule_chat(job_queue(context), svc.store.get_chat(target.chat.id) or target.chat)
+    if target.channel:
+        name = esc(target.channel)
+        await reply(update, f"Unsubscribed {name}: no more digests there. "
+                    f"/subscribe {name} brings them back.")
+        return
     await reply(update, "Unsubscribed: no more digests here. /subscribe brings them back.")
 
 
 async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Send what is new for this chat right now."""
+    """Send the top stories this chat has not been sent yet, now, where it was asked."""
     if await refuse_arguments(update, context, "digest"):
         return
     svc = services(context)
     chat = current_chat(update, context)
     now = datetime.now(UTC)
-    if queue_digest(svc, chat, now):
+    if queue_digest(svc, asked_here(update, chat), now):
         return
     if chat.last_digest_at:
         local = chat.last_digest_at.astimezone(ZoneInfo(chat.timezone))
         await reply(update, f"Nothing new since {local:%H:%M} ({esc(chat.timezone)}).")
     else:
-        await reply(update, "Nothing in the last 24 hours yet. Sources are checked every "
-                    f"{svc.settings.fetch.interval_minutes} minutes.")
+        await reply(update, f"Nothing in the last {svc.settings.digest.max_age_hours} hours "
+                    f"yet. Sources are checked every {svc.settings.fetch.interval_minutes} "
+                    "minutes.")
 
 
 async def search_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -235,7 +264,7 @@ def render_search(page: SearchPage) -> str:
         a = hit.article
         title = a.title_translated or a.title_original
         lines += ["", f'{rank}. <a href="{html.escape(a.url)}"><b>{esc(title)}</b></a>',
-                  f"<i>{esc(isolate(a.feed_name))} · {a.published:%d %b %Y}</i>",
+                  f"<i>{esc(isolate(a.feed_name))} · {a.published:%d %b %Y}</i> · /read_{a.id}",
                   snippet_html(hit.snippet)]
     return "\n".join(lines)
 

@@ -1,7 +1,11 @@
 """Scheduled work on PTB's JobQueue: the feed refresh and each chat's digests.
 
 Jobs are named by chat (``digest:<chat id>:<HH:MM>``) so a chat's schedule can be replaced
-as a whole; they are rebuilt from the database at start, so a restart loses nothing.
+as a whole; they are rebuilt from the database at start. No scheduled digest is skipped: a
+job late because the event loop was busy still runs within ``digest.catch_up_minutes``
+(APScheduler's own grace is one second), and at start-up a digest whose time passed while
+the bot was down is sent once when it is that recent. Each chat remembers the last scheduled
+time it was served (``last_due_at``), so a time is never served twice.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ from zoneinfo import ZoneInfo
 
 from telegram.ext import ContextTypes, JobQueue
 
-from bot.digest import TelegramHTML, render_digest
 from bot.models import Chat
 from bot.pipeline import refresh
 from bot.store import Store
+from bot.telegram.digests import queue_alerts, queue_digest
 from bot.telegram.services import Services, services
 
 Jobs = JobQueue[ContextTypes.DEFAULT_TYPE]
@@ -52,9 +56,10 @@ async def run_refresh(svc: Services) -> None:
         try:
             report = await refresh(svc.settings, svc.store, svc.fetcher, svc.translator)
             svc.last_report, svc.last_refresh = report, datetime.now(UTC)
+            alerts = queue_alerts(svc, report.new_article_ids, svc.last_refresh)
             log.info("refresh: %d new articles, %d feeds failed, %d sentences translated, "
-                     "%d from cache", report.new_articles, report.failed_feeds,
-                     report.sentences_translated, report.cache_hits)
+                     "%d from cache, %d alerts", report.new_articles, report.failed_feeds,
+                     report.sentences_translated, report.cache_hits, alerts)
         finally:
             svc.refresh_task = None
 
@@ -86,10 +91,32 @@ def schedule_all(queue: Jobs, store: Store) -> None:
         schedule_chat(queue, chat)
 
 
+def allow_late_jobs(queue: Jobs, catch_up_minutes: int) -> None:
+    """Let a job that is late (busy event loop) still run, once, within the catch-up time.
+
+    Call before the job queue starts (post_init): APScheduler takes defaults only then.
+    """
+    # PTB's own settings (timezone, its executor) must be passed again: configure() resets.
+    queue.scheduler.configure(job_defaults={
+        "misfire_grace_time": max(1, catch_up_minutes * 60), "coalesce": True},
+        **queue.scheduler_configuration)
+
+
 def chat_jobs(queue: Jobs, chat_id: int) -> list[str]:
     """Names of a chat's scheduled digest jobs (for /settings feedback and tests)."""
     prefix = f"digest:{chat_id}:"
     return sorted(j.name for j in queue.jobs() if j.name and j.name.startswith(prefix))
+
+
+def latest_due(chat: Chat, now: datetime) -> datetime | None:
+    """The most recent of the chat's digest times at or before ``now`` (aware, UTC)."""
+    zone = ZoneInfo(chat.timezone)
+    today = now.astimezone(zone).date()
+    moments = [datetime.combine(day, parse_time(at, chat.timezone).replace(tzinfo=None),
+                                tzinfo=zone).astimezone(UTC)
+               for at in chat.times for day in (today, today - timedelta(days=1))]
+    past = [m for m in moments if m <= now]
+    return max(past) if past else None
 
 
 async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -99,23 +126,32 @@ async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = svc.store.get_chat(context.job.chat_id)
     if chat is None or not chat.subscribed:
         return
-    queue_digest(svc, chat, datetime.now(UTC))
+    now = datetime.now(UTC)
+    due = latest_due(chat, now)
+    if due is not None and chat.last_due_at is not None and chat.last_due_at >= due:
+        return  # served already (by the start-up catch-up)
+    queue_digest(svc, chat, now, due=due)
 
 
-def queue_digest(svc: Services, chat: Chat, now: datetime) -> int:
-    """Write the chat's next digest to the outbox; returns how many articles it holds.
-
-    Items are those not yet sent to this chat that arrived since its previous digest (the
-    last 24 hours for a first digest), newest first, at most the chat's item count.
-    """
-    since = chat.last_digest_at or now - timedelta(hours=24)
-    articles = svc.store.digest_candidates(chat, since=since, limit=chat.max_items)
-    if not articles:
-        return 0
-    messages = render_digest(articles, TelegramHTML(), now=now, timezone=chat.timezone)
-    svc.store.queue_digest(chat.id, [a.id for a in articles], messages, now)
-    svc.outbox.notify()
-    return len(articles)
+def catch_up(svc: Services, now: datetime) -> int:
+    """At start-up: send the digests whose time passed while the bot was down, when that
+    was at most ``digest.catch_up_minutes`` ago. Older ones are left to the next digest,
+    which covers the gap (unsent stories stay candidates up to ``digest.max_age_hours``).
+    Returns how many chats were caught up."""
+    grace = timedelta(minutes=svc.settings.digest.catch_up_minutes)
+    served = 0
+    for chat in svc.store.subscribed_chats():
+        due = latest_due(chat, now)
+        if due is None or now - due > grace:
+            continue
+        if chat.last_due_at is not None and chat.last_due_at >= due:
+            continue
+        if chat.subscribed_at is not None and chat.subscribed_at >= due:
+            continue  # subscribed after that time: its first digest is the next one
+        log.info("catching up the %s digest of chat %s", due.isoformat(), chat.id)
+        queue_digest(svc, chat, now, due=due)
+        served += 1
+    return served
 
 
 def job_queue(context: ContextTypes.DEFAULT_TYPE) -> Jobs:

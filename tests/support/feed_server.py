@@ -55,6 +55,7 @@ class Route:
     reset: bool = False
     drip: float = 0.0
     reset_after: int | None = None
+    gate: threading.Event | None = None
 
 
 class FeedServer:
@@ -138,6 +139,11 @@ class FeedServer:
         return self._put(path, Route(body=body, status=status, headers=dict(headers or {}),
                                      delay=seconds))
 
+    def add_gated(self, path: str, body: bytes, gate: threading.Event, *,
+                  headers: dict[str, str] | None = None) -> str:
+        """Hold every request for ``path`` until ``gate`` is set (a refresh held open)."""
+        return self._put(path, Route(body=body, headers=dict(headers or {}), gate=gate))
+
     def add_large(self, path: str, size: int, *, content_length: bool = True,
                   headers: dict[str, str] | None = None) -> str:
         """Stream ``size`` bytes of ``x`` in chunks, declaring Content-Length or not."""
@@ -192,6 +198,12 @@ class FeedServer:
     def _sleep(self, seconds: float) -> None:
         self._stopping.wait(seconds)
 
+    def _wait(self, gate: threading.Event) -> None:
+        # Bounded, and released by stop(), so a failing test never leaves a handler hanging.
+        for _ in range(600):
+            if gate.wait(0.1) or self._stopping.is_set():
+                return
+
 
 def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
@@ -225,6 +237,8 @@ def _respond(handler: BaseHTTPRequestHandler, server: FeedServer, route: Route |
         return
     if route.delay:
         server._sleep(route.delay)
+    if route.gate is not None:
+        server._wait(route.gate)
     if route.drip or route.reset_after is not None:
         _trickle(handler, server, route)
         return
