@@ -1,0 +1,56 @@
+"""A database made by the previous schema (3) opens under schema 4: articles become their own
+stories, what chats were sent becomes sent stories with a watermark past it, and the
+full-text index still answers."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.store import Store
+from bot.store.base import _statements
+from bot.store.migrations import MIGRATIONS
+from bot.textnorm import normalize_arabic
+
+NOW = "2026-11-20 08:00:00"
+LATER = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def schema_3_database(path: Path) -> None:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.create_function("nashra_fold", 1, normalize_arabic, deterministic=True)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for version, script in enumerate(MIGRATIONS[:3], start=1):
+        for statement in _statements(script):
+            db.execute(statement)
+        db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    db.execute("INSERT INTO feeds (url, name, created) VALUES ('https://a.example/rss', 'A', ?)",
+               (NOW,))
+    for n in (1, 2, 3):
+        db.execute(
+            "INSERT INTO articles (feed_id, entry_key, url, canonical_url, published, fetched, "
+            "language, title_original, text_original, title_translated, text_translated, lead, "
+            "model) VALUES (1, ?, ?, ?, ?, ?, 'ar', 'الحكومة', 'نص', ?, 'Text', 'Lead', 'm')",
+            (f"k{n}", f"https://a.example/{n}", f"https://a.example/{n}", NOW, NOW,
+             f"Cabinet news {n}"))
+    db.execute("INSERT INTO chats (id, type, times, timezone, max_items, created) "
+               "VALUES (7, 'private', '08:00', 'UTC', 10, ?)", (NOW,))
+    db.execute("INSERT INTO chat_articles VALUES (7, 1, ?), (7, 2, ?)", (NOW, NOW))
+    db.close()
+
+
+def test_schema_3_database_migrates(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    schema_3_database(path)
+    with Store(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert [a.story_id for a in store.iter_articles()] == [1, 2, 3]
+        assert store.stories_sent(7, [1, 2, 3]) == {1, 2}
+        chat = store.get_chat(7)
+        assert chat is not None and chat.watermark == 2 and chat.thread_id is None
+        assert {a.id for a in (store.get_article(n) for n in (1, 2, 3)) if a} == {1, 2, 3}
+        assert store.search_articles('"cabinet"', limit=5, now=LATER) != []
+        # Moving an article to another story does not touch its full-text entry.
+        store._db.execute("UPDATE articles SET story_id = 1 WHERE id = 3")
+        assert len(store.search_articles('"الحكومه"', limit=5, now=LATER)) == 3
