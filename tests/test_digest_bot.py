@@ -251,3 +251,18 @@ def test_a_digest_due_while_the_process_was_killed_comes_once_after_restarts(
             tg.wait_for(lambda: all_sent(site), timeout=20, message="the send recorded")
             again.send_signal(signal.SIGKILL)
     assert len(digests(tg)) == 1
+
+
+def test_filters_shape_the_digest(site: BotSite) -> None:
+    async def scenario() -> None:
+        async with running_bot(site):
+            tg = site.telegram
+            # Include "منتخب" (the text says "المُنتخب"), exclude "التضخم" (a headline word).
+            added = await say(tg, "/filter +منتخب +بنك -التضخم")
+            assert "منتخب" in added["text"]
+            digest = await say(tg, "/digest")
+            assert len(ITEM.findall(digest["text"])) == 1
+            assert "national-team-semifinal" in digest["raw_text"]
+            assert "central-bank-rates" not in digest["raw_text"]
+
+    run(scenario())
