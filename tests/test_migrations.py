@@ -1,5 +1,6 @@
-"""A database made by the previous schema (3) opens under schema 4: articles become their own
-stories, what chats were sent becomes sent stories with a watermark past it, and the
+"""A database made by schema 3 opens under the current schema: articles become their own
+stories, what chats were sent becomes sent stories with a watermark past it (4), the folded
+Arabic is backfilled into its columns and the triggers stop calling nashra_fold (5), and the
 full-text index still answers."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.search import search
 from bot.store import Store
 from bot.store.base import _statements
 from bot.store.migrations import MIGRATIONS
@@ -54,3 +56,25 @@ def test_schema_3_database_migrates(tmp_path: Path) -> None:
         # Moving an article to another story does not touch its full-text entry.
         store._db.execute("UPDATE articles SET story_id = 1 WHERE id = 3")
         assert len(store.search_articles('"الحكومه"', limit=5, now=LATER)) == 3
+
+
+def test_schema_5_backfills_folded_text_and_keeps_the_index(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    schema_3_database(path)
+    with Store(path) as store:
+        rows = store._db.execute(
+            "SELECT a.title_folded, a.text_folded, f.title_original, f.text_original "
+            "FROM articles a JOIN articles_fts f ON f.rowid = a.id ORDER BY a.id").fetchall()
+        assert [tuple(row) for row in rows] == [("الحكومه", "نص", "الحكومه", "نص")] * 3
+        triggers = store._db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger'")
+        assert not [sql for (sql,) in triggers if "nashra_fold" in sql]
+        assert len(search(store, "الحُكُومَةُ", now=LATER).hits) == 3
+    raw = sqlite3.connect(path)  # no nashra_fold: old rows can be edited by any client
+    with raw:
+        raw.execute("UPDATE articles SET title_original = 'الوزارة', title_folded = 'الوزاره' "
+                    "WHERE id = 2")
+        raw.execute("DELETE FROM articles WHERE id = 3")
+    raw.close()
+    with Store(path) as store:
+        assert [h.article.id for h in search(store, "الحكومة", now=LATER).hits] == [1]
+        assert [h.article.id for h in search(store, "الوزارة", now=LATER).hits] == [2]

@@ -1,4 +1,5 @@
-"""The SQLite store: migrations, WAL, idempotent writes, feeds health, cache, FTS triggers."""
+"""The SQLite store: migrations, WAL, idempotent writes, feeds health, cache, FTS triggers,
+and writes by SQLite clients other than Nashra."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import pytest
 
 from bot.config import FeedConfig
 from bot.models import Article
+from bot.search import search
 from bot.store import Store
 from bot.store.migrations import MIGRATIONS
+from bot.textnorm import normalize_arabic
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FEEDS = (FeedConfig("http://127.0.0.1/a.xml", "مصدر أ"), FeedConfig("http://127.0.0.1/b", "B"))
@@ -125,3 +128,64 @@ def test_fts_follows_updates_and_deletes(store: Store) -> None:
     assert store.search_articles('"wheat"', limit=5, now=NOW)
     store._db.execute("DELETE FROM articles")
     assert not store.search_articles('"wheat"', limit=5, now=NOW)
+
+
+def test_stored_folded_columns_feed_the_index(store: Store) -> None:
+    feed = store.sync_feeds(FEEDS, NOW)[0]
+    store.add_articles([make_article(feed.id, 1)])
+    row = store._db.execute(
+        "SELECT a.title_original, a.title_folded, a.text_folded, f.title_original AS fts_title,"
+        " f.text_original AS fts_text FROM articles a JOIN articles_fts f ON f.rowid = a.id"
+    ).fetchone()
+    assert row["title_folded"] == normalize_arabic(row["title_original"]) == row["fts_title"]
+    assert row["text_folded"] == row["fts_text"] == "ارتفعت اسعار النفط في الاسواق العالميه."
+    triggers = store._db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger'")
+    assert not [sql for (sql,) in triggers if "nashra_fold" in sql]
+
+
+_RAW_INSERT = """
+INSERT INTO articles (feed_id, entry_key, url, canonical_url, published, fetched, language,
+                      title_original, text_original, title_translated, text_translated, lead,
+                      model, title_folded, text_folded)
+VALUES (:feed, :key, :url, :url, '2026-11-20 11:00:00', '2026-11-20 11:00:00', 'ar',
+        :title, :text, 'Farm ministers meet', 'In Riyadh.', 'Lead', 'm', :title_folded,
+        :text_folded)
+"""
+
+
+def _raw_article(feed_id: int, key: str, title: str, text: str) -> dict[str, object]:
+    return {"feed": feed_id, "key": key, "url": f"http://127.0.0.1/raw/{key}", "title": title,
+            "text": text, "title_folded": normalize_arabic(title),
+            "text_folded": normalize_arabic(text)}
+
+
+def test_plain_sqlite_client_writes_without_nashra_functions(tmp_path: Path) -> None:
+    path = tmp_path / "n.db"
+    with Store(path) as store:
+        feed_id = store.sync_feeds(FEEDS, NOW)[0].id
+        store.add_articles([make_article(feed_id, 1), make_article(feed_id, 2)])
+    raw = sqlite3.connect(path)  # like the sqlite3 shell: no nashra_fold registered
+    with raw:
+        raw.execute(_RAW_INSERT, _raw_article(feed_id, "raw", "اجتماعُ وزراءِ الزِّراعةِ",
+                                              "في الرياض."))
+        raw.execute("UPDATE articles SET title_original = :t, title_folded = :f WHERE id = 1",
+                    {"t": "افتتاحُ مَكتبةٍ جديدة", "f": normalize_arabic("افتتاحُ مَكتبةٍ جديدة")})
+        raw.execute("DELETE FROM articles WHERE id = 2")
+    raw.close()
+    with Store(path) as store:
+        for query in ("الزِّراعةِ", "الزراعة", "الزراعه"):
+            assert [h.article.title_translated for h in search(store, query, now=NOW).hits] == [
+                "Farm ministers meet"]
+        assert [h.article.id for h in search(store, "مكتبة", now=NOW).hits] == [1]
+        assert [h.article.id for h in search(store, "مَكْتَبَةٌ", now=NOW).hits] == [1]
+        assert not search(store, "عنوان", now=NOW).hits  # 1 retitled, 2 deleted
+        assert store.count_articles() == 2
+
+
+def test_rows_without_folded_columns_are_indexed_unfolded(store: Store) -> None:
+    feed_id = store.sync_feeds(FEEDS, NOW)[0].id
+    params = _raw_article(feed_id, "bare", "مطار دمشق", "رحلات")
+    params.update(title_folded=None, text_folded=None)
+    store._db.execute(_RAW_INSERT, params)
+    assert [h.article.title_original for h in search(store, "مطار", now=NOW).hits] == [
+        "مطار دمشق"]

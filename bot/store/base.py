@@ -56,6 +56,9 @@ class Database:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.row_factory = sqlite3.Row
+            # Only migration 5's backfill calls nashra_fold (schema 1-4 triggers did too);
+            # from schema 5 on the triggers read the stored folded columns instead, so other
+            # SQLite clients can write the database without this function.
             self._db.create_function("nashra_fold", 1, _fold, deterministic=True)
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             self._db.execute("PRAGMA journal_mode = WAL")
@@ -157,6 +160,7 @@ def _describe(exc: sqlite3.Error) -> str:
 
 
 def _fold(text: str | None) -> str | None:
+    """SQL ``nashra_fold``: what migration 5 backfills ``title_folded``/``text_folded`` with."""
     return normalize_arabic(text) if text is not None else None
 
 

@@ -1,7 +1,8 @@
 """Ordered schema migrations. Append new steps; never edit a released one.
 
 Plain SQL that PostgreSQL also understands, except the FTS5 table and its triggers, which are
-SQLite's full-text index and stay confined to the last statements of step 1.
+SQLite's full-text index and stay confined to the last statements of step 1 (its triggers are
+recreated by steps 4 and 5).
 """
 
 from __future__ import annotations
@@ -165,5 +166,40 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox ADD COLUMN thread_id INTEGER;
     ALTER TABLE outbox ADD COLUMN buttons TEXT;
     CREATE INDEX outbox_chat_kind ON outbox (chat_id, kind, created);
+    """,
+    # 5: the folded Arabic (bot.textnorm.normalize_arabic) is stored beside the original, filled
+    #    by whoever writes the row, so the full-text triggers call no application function and
+    #    any SQLite client can write the database. The index content stays the same. The
+    #    backfill is this step's only call of nashra_fold (registered by Nashra's connection).
+    #    Rows written without the folded columns (NULL) are indexed with the unfolded original.
+    """
+    DROP TRIGGER articles_fts_insert;
+    DROP TRIGGER articles_fts_update;
+    DROP TRIGGER articles_fts_delete;
+    ALTER TABLE articles ADD COLUMN title_folded TEXT;
+    ALTER TABLE articles ADD COLUMN text_folded TEXT;
+    UPDATE articles SET title_folded = nashra_fold(title_original),
+                        text_folded = nashra_fold(text_original);
+    CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN
+        INSERT INTO articles_fts (rowid, title_translated, text_translated,
+                                  title_original, text_original)
+        VALUES (new.id, new.title_translated, new.text_translated,
+                COALESCE(new.title_folded, new.title_original),
+                COALESCE(new.text_folded, new.text_original));
+    END;
+    CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN
+        DELETE FROM articles_fts WHERE rowid = old.id;
+    END;
+    CREATE TRIGGER articles_fts_update
+    AFTER UPDATE OF title_translated, text_translated, title_original, text_original,
+                    title_folded, text_folded
+    ON articles BEGIN
+        DELETE FROM articles_fts WHERE rowid = old.id;
+        INSERT INTO articles_fts (rowid, title_translated, text_translated,
+                                  title_original, text_original)
+        VALUES (new.id, new.title_translated, new.text_translated,
+                COALESCE(new.title_folded, new.title_original),
+                COALESCE(new.text_folded, new.text_original));
+    END;
     """,
 )

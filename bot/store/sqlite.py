@@ -14,6 +14,7 @@ from bot.store.base import chunks, optional_time, placeholders, to_db_time
 from bot.store.chats import ChatQueries
 from bot.store.records import ARTICLE_COLUMNS, SearchRow, StoredArticle, stored_article
 from bot.store.stories import StoryQueries
+from bot.textnorm import normalize_arabic
 
 HIGHLIGHT_START = "\ue000"
 HIGHLIGHT_END = "\ue001"
@@ -207,10 +208,10 @@ class Store(ChatQueries, StoryQueries):
 _INSERT_ARTICLE = """
 INSERT INTO articles (feed_id, entry_key, url, canonical_url, published, fetched, language,
                       title_original, text_original, title_translated, text_translated, lead,
-                      model, untranslated)
+                      model, untranslated, title_folded, text_folded)
 VALUES (:feed_id, :key, :url, :canonical_url, :published, :fetched, :language,
         :title_original, :text_original, :title_translated, :text_translated, :lead,
-        :model, :untranslated)
+        :model, :untranslated, :title_folded, :text_folded)
 ON CONFLICT DO NOTHING
 """
 
@@ -256,6 +257,9 @@ def _article_params(article: Article) -> dict[str, Any]:
         "title_translated": article.title_translated,
         "text_translated": article.text_translated, "lead": article.lead,
         "model": article.model, "untranslated": int(article.untranslated),
+        # What the full-text index holds for the Arabic original (its triggers copy these).
+        "title_folded": normalize_arabic(article.title_original),
+        "text_folded": normalize_arabic(article.text_original),
     }
 
 
