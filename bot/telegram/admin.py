@@ -1,19 +1,26 @@
-"""Admin commands (user ids in telegram.admins): /addfeed, /removefeed, /stats."""
+"""Admin commands (user ids in telegram.admins): /addfeed, /removefeed, /stats.
+
+Long lists come a page at a time: ``rmfeed:<feed id>[:<page>]`` removes a source and shows
+that page again, ``rmfeed:p:<page>`` and ``stats:p:<page>`` turn the page.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.digest import isolate, relative_time
+from bot.digest import relative_time
 from bot.errors import StageError
+from bot.models import FeedState
 from bot.parse import parse_feed
 from bot.telegram.common import (
+    INVALID_BUTTON,
     answer,
-    edit,
+    clipped,
     esc,
     is_admin,
     parse_id,
@@ -21,13 +28,22 @@ from bot.telegram.common import (
     refuse_arguments,
     reply,
 )
-from bot.telegram.services import services
+from bot.telegram.paging import (
+    LABEL_CHARS,
+    Button,
+    listed,
+    page_of,
+    paged,
+    show_page,
+)
+from bot.telegram.services import Services, services
 
 REFUSAL = "Sorry, only the bot's administrators can do that."
 ADDFEED_USAGE = "Usage: <code>/addfeed https://example.com/rss.xml [name]</code>"
 REMOVEFEED_USAGE = "Usage: /removefeed shows buttons; or /removefeed followed by one feed URL."
 MAX_URL_CHARS = 2048
 MAX_NAME_CHARS = 100
+ERROR_CHARS = 100  # a feed's last error under /stats; with the name, 10 lines fit easily
 
 
 async def _refuse_non_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -104,38 +120,85 @@ async def remove_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             await reply(update, "No such source. /removefeed without arguments lists them.")
             return
         svc.store.set_feed_active(match[0].id, False)
-        await reply(update, f"Removed {esc(match[0].name)}. Its articles stay searchable.")
+        await reply(update, f"Removed {listed(match[0].name)}. Its articles stay searchable.")
         return
-    buttons = [[InlineKeyboardButton(f"✖ {f.name}", callback_data=f"rmfeed:{f.id}")]
-               for f in feeds]
-    await reply(update, "Which source should be removed?",
-                reply_markup=InlineKeyboardMarkup(buttons))
+    shown = removal_page(feeds, 1)
+    assert shown is not None  # the first page always exists
+    await reply(update, shown[0], reply_markup=shown[1])
+
+
+def removal_page(feeds: Sequence[FeedState], number: int | None, *, clamp: bool = False,
+                 note: str = "") -> tuple[str, InlineKeyboardMarkup | None] | None:
+    """Page ``number`` of /removefeed: ``note`` (HTML), the names and a button each, or None
+    for a page that is not there."""
+    page = page_of(feeds, number, clamp=clamp)
+    if page is None:
+        return None
+    if not page.total:
+        return note + "No sources left to remove.", None
+    lines = [f"{note}<b>Sources {page.span}</b> — tap one to remove it for everyone:",
+             *(f"#{f.id} {listed(f.name)}" for f in page.items)]
+    buttons = [[Button(f"✖ {clipped(f.name, LABEL_CHARS)}", f"rmfeed:{f.id}:{page.number}")]
+               for f in page.items]
+    return "\n".join(lines), paged(buttons, "rmfeed", page)
 
 
 async def remove_feed_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A source button under /removefeed."""
+    """A source button under /removefeed (``rmfeed:<id>[:<page>]``), or ``rmfeed:p:<page>``."""
     query = update.callback_query
     assert query is not None and query.data is not None
     if await _refuse_non_admin(update, context):
         return
-    feed_id = parse_id(query.data.removeprefix("rmfeed:"))
     svc = services(context)
-    active = {f.id for f in svc.store.feeds(active_only=True)}
-    if feed_id not in active or not svc.store.set_feed_active(feed_id, False):
+    active = {f.id: f for f in svc.store.feeds(active_only=True)}
+    head, _sep, tail = query.data.removeprefix("rmfeed:").partition(":")
+    if head == "p":
+        await show_page(update, removal_page(list(active.values()), parse_id(tail)),
+                        "removefeed")
+        return
+    feed_id, number = parse_id(head), parse_id(tail or "1")
+    if feed_id is None or feed_id not in active:
         await answer(update, "That source no longer exists.", alert=True)
         return
-    await answer(update, "Removed")
-    await edit(update, "Source removed. Its articles stay searchable.", None)
+    if not number:
+        await answer(update, INVALID_BUTTON, alert=True)
+        return
+    svc.store.set_feed_active(feed_id, False)
+    note = f"Removed {listed(active.pop(feed_id).name)}. Its articles stay searchable.\n"
+    shown = removal_page(list(active.values()), number, clamp=True, note=note)
+    await show_page(update, shown, "removefeed", "Removed")
 
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Feeds, articles, chats, the last refresh and feeds in trouble."""
+    """Feeds, articles, chats, the last refresh and feeds in trouble (a page at a time)."""
     if await _refuse_non_admin(update, context) or await refuse_arguments(update, context,
                                                                           "stats"):
         return
-    svc = services(context)
+    shown = stats_page(services(context), 1)
+    assert shown is not None  # the first page always exists
+    await reply(update, shown[0], reply_markup=shown[1])
+
+
+async def stats_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """◀ Previous / Next ▶ under /stats: ``stats:p:<page>`` of the failing feeds."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    if await _refuse_non_admin(update, context):
+        return
+    number = parse_id(query.data.removeprefix("stats:p:")) \
+        if query.data.startswith("stats:p:") else None
+    await show_page(update, stats_page(services(context), number), "stats")
+
+
+def stats_page(svc: Services, number: int | None
+               ) -> tuple[str, InlineKeyboardMarkup | None] | None:
+    """The totals and page ``number`` of the feeds in trouble, or None for no such page."""
     now = datetime.now(UTC)
     feeds = svc.store.feeds(active_only=True)
+    failing = [f for f in feeds if f.error_count]
+    page = page_of(failing, number)
+    if page is None:
+        return None
     chats, subscribed = svc.store.count_chats()
     last = relative_time(svc.last_refresh, now) if svc.last_refresh else "not yet"
     lines = [f"<b>Nashra</b> · {len(feeds)} sources · {svc.store.count_articles()} articles",
@@ -144,8 +207,8 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         r = svc.last_report
         lines.append(f"Last refresh: {r.new_articles} new, {r.sentences_translated} sentences "
                      f"translated, {r.cache_hits} from cache")
-    failing = [f for f in feeds if f.error_count]
-    lines.append(f"Sources with errors: {len(failing)}")
-    lines += [f"• {esc(isolate(f.name))}: {f.error_count}× — {esc(f.last_error or '')}"
-              for f in failing]
-    await reply(update, "\n".join(lines))
+    lines.append(f"Sources with errors: {len(failing)}"
+                 + (f" · showing {page.span}" if failing else ""))
+    lines += [f"• {listed(f.name)}: {f.error_count}× — "
+              f"{esc(clipped(f.last_error or '', ERROR_CHARS))}" for f in page.items]
+    return "\n".join(lines), paged([], "stats", page)

@@ -100,7 +100,8 @@ def _add_handlers(app: NashraApp) -> None:
     buttons = {
         r"^subscribe$": handlers.subscribe_button, r"^search:": handlers.search_page_button,
         r"^src:": preferences.source_button, r"^set:": preferences.settings_button,
-        r"^rmfeed:": admin.remove_feed_button, f"^{MORE_DATA}$": more_button,
+        r"^rmfeed:": admin.remove_feed_button, r"^stats:": admin.stats_button,
+        f"^{MORE_DATA}$": more_button,
         r"^orig:": reading.original_pressed,
         r"^flt:": wordlists.filter_button, r"^alr:": wordlists.alert_button,
     }

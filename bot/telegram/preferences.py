@@ -1,7 +1,8 @@
 """Per-chat preferences: /sources and /settings, as buttons, typed values and callbacks.
 
-Callback data: ``src:<feed id>`` toggles a source; ``set:<what>[:<value>]`` drives the
-settings menus (times, timezone, items). A custom time or timezone is typed after pressing
+Callback data: ``src:<feed id>[:<page>]`` toggles a source and shows that page of the list
+again, ``src:p:<page>`` turns the page; ``set:<what>[:<value>]`` drives the settings menus
+(times, timezone, items). A custom time or timezone is typed after pressing
 "Custom…", or given directly: ``/settings times 07:30 19:00``, ``/settings timezone
 Africa/Cairo``, ``/settings items 5``.
 
@@ -12,7 +13,6 @@ with ``@<channel id>`` and every press checks the presser's rights in the channe
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 import zoneinfo
@@ -20,12 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.config import TIME_PATTERN
-from bot.digest import isolate
 from bot.models import Chat
 from bot.telegram.common import (
     INVALID_BUTTON,
@@ -45,6 +43,7 @@ from bot.telegram.common import (
     reply,
 )
 from bot.telegram.handlers import schedule_text
+from bot.telegram.paging import LABEL_CHARS, Button, listed, page_of, paged, rows, show_page
 from bot.telegram.schedule import job_queue, schedule_chat
 from bot.telegram.services import services
 
@@ -59,60 +58,67 @@ AWAIT_SECONDS = 600  # a "Custom…" prompt expires after this long
 AWAITING = "awaiting"
 USAGE = ("Usage: /settings times 07:30 19:00 · /settings timezone Africa/Cairo · "
          "/settings items 10")
-log = logging.getLogger(__name__)
-
-
-def Button(text: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=data)
-
-
-def rows(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
-    return [buttons[i:i + width] for i in range(0, len(buttons), width)]
 
 
 # sources ------------------------------------------------------------------------------------
 
-def sources_markup(context: ContextTypes.DEFAULT_TYPE, target: Target) -> InlineKeyboardMarkup:
-    feeds = services(context).store.feeds(active_only=True)
-    excluded = target.chat.excluded_feeds
-    buttons = [Button(("⬜ " if f.id in excluded else "✅ ") + f.name,
-                      f"src:{f.id}{target.suffix}") for f in feeds]
-    return InlineKeyboardMarkup(rows(buttons, 1))
+def sources_page(context: ContextTypes.DEFAULT_TYPE, target: Target, number: int | None, *,
+                 clamp: bool = False) -> tuple[str, InlineKeyboardMarkup | None] | None:
+    """Page ``number`` of /sources: text and buttons (``src:<id>:<page>``), or None."""
+    page = page_of(services(context).store.feeds(active_only=True), number, clamp=clamp)
+    if page is None:
+        return None
+    heading = target.heading("Sources")
+    if not page.total:
+        return f"<b>{heading}</b>: none yet.", None
+    marks = ["⬜" if f.id in target.chat.excluded_feeds else "✅" for f in page.items]
+    lines = [f"{mark} {listed(f.name)}" for mark, f in zip(marks, page.items, strict=True)]
+    buttons = [[Button(f"{mark} {clipped(f.name, LABEL_CHARS)}",
+                       f"src:{f.id}:{page.number}{target.suffix}")]
+               for mark, f in zip(marks, page.items, strict=True)]
+    text = f"<b>{heading} {page.span}</b> — tap to include or exclude:\n" + "\n".join(lines)
+    return text, paged(buttons, "src", page, target.suffix)
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Show the sources with a button each to include or exclude it here (or in a channel)."""
+    """Show the sources, a page at a time, with a button each to include or exclude it."""
     target, args = await command_target(update, context, "sources")
     if target is None or await refuse_arguments(update, context, "sources", args):
         return
-    excluded = target.chat.excluded_feeds
-    names = [f"{'⬜' if f.id in excluded else '✅'} {esc(isolate(f.name))}"
-             for f in services(context).store.feeds(active_only=True)]
-    await reply(update, f"<b>{target.heading('Sources')}</b> — tap to include or exclude:\n"
-                + "\n".join(names), reply_markup=sources_markup(context, target))
+    shown = sources_page(context, target, 1)
+    assert shown is not None  # the first page always exists
+    await reply(update, shown[0], reply_markup=shown[1])
 
 
 async def source_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Toggle one source for this chat (or the channel the menu was opened for)."""
+    """Toggle one source (``src:<id>[:<page>]``) or turn the page (``src:p:<page>``)."""
     query = update.callback_query
-    assert query is not None
-    target, data = await button_target(update, context)
+    assert query is not None and query.data is not None
+    target: Target | None
+    if query.data.startswith("src:p:") and "@" not in query.data:  # anyone here may look
+        target, data = Target(current_chat(update, context)), query.data
+    else:
+        target, data = await button_target(update, context)
     if target is None:
         return
+    head, _sep, tail = data.removeprefix("src:").partition(":")
+    if head == "p":
+        await show_page(update, sources_page(context, target, parse_id(tail)), "sources")
+        return
     svc = services(context)
-    feed_id = parse_id(data.removeprefix("src:"))
+    feed_id, number = parse_id(head), parse_id(tail or "1")
     known = {f.id: f for f in svc.store.feeds(active_only=True)}
     if feed_id is None or feed_id not in known:
         await answer(update, "That source is no longer available.", alert=True)
         return
+    if not number:
+        await answer(update, INVALID_BUTTON, alert=True)
+        return
     excluded = feed_id not in target.chat.excluded_feeds
     svc.store.set_feed_excluded(target.chat.id, feed_id, excluded)
-    name = clipped(known[feed_id].name, 150)
-    await answer(update, f"{name}: {'excluded' if excluded else 'included'}")
-    try:
-        await query.edit_message_reply_markup(sources_markup(context, target.reloaded(context)))
-    except BadRequest as exc:
-        log.debug("could not update the sources buttons: %s", exc)
+    note = f"{clipped(known[feed_id].name, 150)}: {'excluded' if excluded else 'included'}"
+    shown = sources_page(context, target.reloaded(context), number, clamp=True)
+    await show_page(update, shown, "sources", note)
 
 
 # settings -----------------------------------------------------------------------------------

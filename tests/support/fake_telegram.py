@@ -22,10 +22,11 @@ URLs are ``{server.url}/bot<token>/<method>`` exactly as PTB builds them from
 answers 401 like Telegram, so a test can prove the real token is the one being used.
 
 The server mimics Telegram where bots usually trip: HTML entity parsing (and its error
-messages), text length counted in UTF-16 units after parsing, whitespace trimming, "message
-is not modified", editMessageText dropping an inline keyboard it is not given again,
-getUpdates offset confirmation and long polling (409 when a second poll supersedes the
-first), and error payloads whose ``parameters`` PTB turns into RetryAfter / ChatMigrated.
+messages), text length counted in UTF-16 units after parsing, whitespace trimming, inline
+keyboards (callback_data of 1-64 bytes, at most 100 buttons), "message is not modified",
+editMessageText dropping an inline keyboard it is not given again, getUpdates offset
+confirmation and long polling (409 when a second poll supersedes the first), and error
+payloads whose ``parameters`` PTB turns into RetryAfter / ChatMigrated.
 Failures can be injected per method (and per chat) with :meth:`FakeTelegram.fail_next`;
 :meth:`FakeTelegram.drop_next` closes the connection without any answer (a network error).
 
@@ -76,6 +77,9 @@ MAX_TEXT_UTF16 = 4096
 # "still in progress").
 DROPPED = -1
 MAX_CALLBACK_DATA_BYTES = 64
+# An inline keyboard holds at most 100 buttons in all (rows and columns together).
+MAX_INLINE_BUTTONS = 100
+_MARKUP_TOO_LONG = "Bad Request: reply markup is too long"
 
 T = TypeVar("T")
 
@@ -1327,6 +1331,8 @@ def _callback_buttons(markup: Any) -> list[str]:
 def _check_markup(markup: Any) -> None:
     if not isinstance(markup, dict) or "inline_keyboard" not in markup:
         return
+    if sum(len(row) for row in markup["inline_keyboard"]) > MAX_INLINE_BUTTONS:
+        raise ApiError(400, _MARKUP_TOO_LONG)
     for row in markup["inline_keyboard"]:
         for button in row:
             if not button.get("text"):
