@@ -7,6 +7,7 @@ import re
 import signal
 import time
 from collections.abc import Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,11 +21,12 @@ from support.bot_harness import (
     bot_process,
     make_bot_site,
     running_bot,
+    say,
 )
 from support.fake_telegram import FakeTelegram
 from support.feed_server import FeedServer
 
-from bot.store.chats import PENDING, SENT
+from bot.store.chats import FAILED, PENDING, SENDING, SENT
 from bot.telegram.schedule import chat_jobs
 
 T = TypeVar("T")
@@ -91,7 +93,8 @@ def test_403_deactivates_that_chat_only(site: BotSite) -> None:
                 reader = store.get_chat(READER)
                 assert reader is not None
                 assert "blocked" in (reader.inactive_reason or "")
-                assert all(m.status != PENDING for m in store.outbox_messages(READER))
+                assert all(m.status not in (PENDING, SENDING)
+                           for m in store.outbox_messages(READER))
                 assert store.get_chat(OTHER).subscribed  # type: ignore[union-attr]
             assert chat_jobs(app.job_queue, READER) == []  # type: ignore[arg-type]
             assert len(tg.sent(READER)) == 2  # the two confirmations before the block
@@ -121,6 +124,60 @@ def test_migrated_group_is_followed(site: BotSite) -> None:
     run(scenario())
 
 
+def test_migrated_group_keeps_everything_under_the_new_id(site: BotSite) -> None:
+    """Settings, sources, words, sent stories and watermark follow the group to its new id,
+    and nothing is sent to the old id afterwards."""
+    tg = site.telegram
+    group, supergroup, admin = -4002, -1004002, 4445
+    for chat in (group, supergroup):
+        tg.set_admin(chat, admin)
+
+    async def scenario() -> None:
+        async with running_bot(site) as app:
+            for command in ("/subscribe", "/settings items 5", "/settings timezone Africa/Cairo",
+                            "/settings times 07:30 19:00", "/filter -zzzqqq", "/alert qqqzzz"):
+                await say(tg, command, group, user_id=admin)
+            with site.store() as store:
+                other = store.add_user_feed("http://127.0.0.1:9/other.xml", "Other",
+                                            datetime.now(UTC))
+                store.set_feed_active(other.id, False)
+                store.set_feed_excluded(group, other.id, True)
+                tg.push_message(group, "/digest", user_id=admin)
+                await tg.wait_for_async(lambda: store.outbox_messages(group) and all(
+                    m.status == SENT for m in store.outbox_messages(group)), timeout=20)
+                before = store.get_chat(group)
+                words = store.chat_words(group)
+                stories = store.stories_sent(group, range(1, 1000))
+                first_digest = store.outbox_messages(group)
+            assert before is not None and len(stories) == 5
+            tg.fail_next("sendMessage", migrate_to_chat_id=supergroup, chat_id=group)
+            tg.push_message(group, "/digest", user_id=admin)
+            with site.store() as store:
+                await tg.wait_for_async(lambda: len(store.outbox_messages(supergroup)) >
+                                        len(first_digest) and all(
+                    m.status == SENT for m in store.outbox_messages(supergroup)), timeout=20)
+                moved = store.get_chat(supergroup)
+                assert store.get_chat(group) is None and not store.outbox_messages(group)
+                assert moved is not None and moved.type == "supergroup"
+                assert (moved.subscribed, moved.times, moved.timezone, moved.max_items,
+                        moved.excluded_feeds, moved.thread_id, moved.subscribed_at) == (
+                    True, ("07:30", "19:00"), "Africa/Cairo", 5, {other.id}, None,
+                    before.subscribed_at)
+                assert moved.watermark >= before.watermark > 0
+                assert store.chat_words(supergroup) == words
+                assert store.stories_sent(supergroup, range(1, 1000)) > stories  # none resent
+                assert store.outbox_messages(supergroup)[:len(first_digest)] == [
+                    replace(m, chat_id=supergroup) for m in first_digest]
+            assert chat_jobs(app.job_queue, supergroup) == [  # type: ignore[arg-type]
+                f"digest:{supergroup}:07:30", f"digest:{supergroup}:19:00"]
+            answer = await say(tg, "/settings", supergroup, user_id=admin)
+            assert "07:30" in answer["text"] and "Africa/Cairo" in answer["text"]
+            to_old = [c for c in tg.calls("sendMessage") if int(c["params"]["chat_id"]) == group]
+            assert to_old[-1]["status"] == 400  # the migrated answer was the last call there
+
+    run(scenario())
+
+
 def test_killed_between_two_messages_then_restarted(site: BotSite) -> None:
     tg = site.telegram
     # The second message gets a long 429: the process sleeps on it and is killed there.
@@ -128,6 +185,9 @@ def test_killed_between_two_messages_then_restarted(site: BotSite) -> None:
     with bot_process(site) as first:
         tg.push_message(READER, "/digest")
         tg.wait_for(lambda: 429 in [c["status"] for c in tg.calls("sendMessage")], timeout=30)
+        with site.store() as store:  # the refused message is back to pending: now it waits
+            tg.wait_for(lambda: [m.status for m in store.outbox_messages(READER)][1:2] == [
+                PENDING], timeout=30)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     with site.store() as store:
@@ -173,7 +233,8 @@ def test_other_400_fails_one_message_alerts_admins_once_and_continues(site: BotS
             tg.push_message(READER, "/digest")
             with site.store() as store:
                 await tg.wait_for_async(lambda: store.outbox_messages(READER) and all(
-                    m.status != PENDING for m in store.outbox_messages(READER)), timeout=20)
+                    m.status in (SENT, FAILED) for m in store.outbox_messages(READER)),
+                    timeout=20)
                 statuses = [m.status for m in store.outbox_messages(READER)]
             assert statuses[1] == "failed"
             assert statuses[:1] + statuses[2:] == [SENT] * (len(statuses) - 1)

@@ -10,7 +10,10 @@ from datetime import datetime
 from bot.models import Chat, ChatWord, OutboxMessage
 from bot.store.base import Database, chunks, optional_time, placeholders, to_db_time
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+# An outbox row: pending -> sending -> sent | failed. "sending" is set just before the call
+# to Telegram; a rejected send goes back to pending. A row still "sending" at start-up was
+# interrupted by a crash and may already be in the chat (see Outbox in bot.telegram.delivery).
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 
 
 class ChatQueries(Database):
@@ -107,12 +110,36 @@ class ChatQueries(Database):
         return [self._chat(row) for row in rows.fetchall()]
 
     def migrate_chat(self, old_id: int, new_id: int) -> None:
-        """A group became a supergroup: move everything to the new id (cascades)."""
+        """A group became a supergroup: everything moves to the new id (ON UPDATE CASCADE).
+
+        If the new id already has a row (the supergroup talked to the bot first), the two are
+        merged: the migrated chat's settings win, the lists (words, excluded sources) and
+        the stories sent are united, both outboxes are kept, the watermark and last digest
+        times are the later ones. Nothing happens when the old id is gone (already moved).
+        """
+        params = {"o": old_id, "n": new_id}
         with self._transaction() as db:
-            if db.execute("SELECT 1 FROM chats WHERE id = :n", {"n": new_id}).fetchone():
-                db.execute("DELETE FROM chats WHERE id = :n", {"n": new_id})
-            db.execute("UPDATE chats SET id = :n, type = 'supergroup' WHERE id = :o",
-                       {"n": new_id, "o": old_id})
+            if not db.execute("SELECT 1 FROM chats WHERE id = :o", params).fetchone():
+                return
+            if db.execute("SELECT 1 FROM chats WHERE id = :n", params).fetchone():
+                self._merge_chat_rows(db, params)
+            db.execute("UPDATE chats SET id = :n, type = 'supergroup' WHERE id = :o", params)
+
+    @staticmethod
+    def _merge_chat_rows(db: sqlite3.Connection, params: dict[str, int]) -> None:
+        """Fold the new id's row into the old one's, then drop it (its duplicates go too)."""
+        for column in ("watermark", "last_digest_at", "last_due_at"):
+            db.execute(f"UPDATE chats SET {column} = (SELECT MAX(c.{column}) FROM chats c "
+                       "WHERE c.id IN (:o, :n)) WHERE id = :o", params)
+        for table, keys in (("chat_words", ("kind", "word")),
+                            ("chat_excluded_feeds", ("feed_id",)),
+                            ("chat_stories", ("story_id",))):
+            same = " AND ".join(f"o.{k} = {table}.{k}" for k in keys)
+            # UPDATE, not INSERT ... SELECT: word ids (used by remove buttons) stay the same.
+            db.execute(f"UPDATE {table} SET chat_id = :o WHERE chat_id = :n AND NOT EXISTS "
+                       f"(SELECT 1 FROM {table} o WHERE o.chat_id = :o AND {same})", params)
+        db.execute("UPDATE outbox SET chat_id = :o WHERE chat_id = :n", params)
+        db.execute("DELETE FROM chats WHERE id = :n", params)
 
     def count_chats(self) -> tuple[int, int]:
         """All chats known, and those subscribed."""
@@ -207,7 +234,7 @@ class ChatQueries(Database):
         with self._transaction() as db:
             db.execute("UPDATE chats SET thread_id = NULL WHERE id = :chat", {"chat": chat_id})
             db.execute("UPDATE outbox SET thread_id = NULL WHERE chat_id = :chat "
-                       "AND status = :p", {"chat": chat_id, "p": PENDING})
+                       "AND status IN (:p, :s)", {"chat": chat_id, "p": PENDING, "s": SENDING})
 
     def stories_sent(self, chat_id: int, story_ids: Sequence[int]) -> set[int]:
         """Which of these stories this chat was already sent (digest or alert)."""
@@ -238,25 +265,49 @@ class ChatQueries(Database):
             {"p": PENDING, "limit": limit})
         return [_outbox(row) for row in rows.fetchall()]
 
+    def mark_sending(self, message_id: int) -> bool:
+        """pending -> sending, just before the call to Telegram; counts the attempt.
+        False if the message is no longer pending (e.g. its chat was deactivated)."""
+        return self._execute_write(
+            "UPDATE outbox SET status = :s, attempts = attempts + 1 "
+            "WHERE id = :id AND status = :p", {"s": SENDING, "p": PENDING, "id": message_id}) > 0
+
+    def mark_pending(self, message_id: int) -> None:
+        """sending -> pending: Telegram did not take the message; it will be sent again."""
+        self._execute_write("UPDATE outbox SET status = :p WHERE id = :id AND status = :s",
+                            {"p": PENDING, "s": SENDING, "id": message_id})
+
     def mark_sent(self, message_id: int, telegram_message_id: int, now: datetime) -> None:
+        """Telegram accepted it: final, whatever the row said meanwhile."""
         self._execute_write(
             "UPDATE outbox SET status = :s, telegram_message_id = :tg, sent_at = :now, "
-            "attempts = attempts + 1 WHERE id = :id",
+            "error = NULL WHERE id = :id",
             {"s": SENT, "tg": telegram_message_id, "now": to_db_time(now), "id": message_id})
 
     def mark_failed(self, message_id: int, error: str) -> None:
-        self._execute_write(
-            "UPDATE outbox SET status = :s, error = :e, attempts = attempts + 1 WHERE id = :id",
-            {"s": FAILED, "e": error, "id": message_id})
+        self._execute_write("UPDATE outbox SET status = :s, error = :e WHERE id = :id",
+                            {"s": FAILED, "e": error, "id": message_id})
 
-    def count_attempt(self, message_id: int) -> None:
-        self._execute_write("UPDATE outbox SET attempts = attempts + 1 WHERE id = :id",
-                            {"id": message_id})
+    def resume_sending(self) -> int:
+        """At start-up: messages left "sending" by a crash go back to pending (resent)."""
+        return self._execute_write("UPDATE outbox SET status = :p WHERE status = :s",
+                                   {"p": PENDING, "s": SENDING})
 
     def fail_pending_for_chat(self, chat_id: int, error: str) -> int:
+        """Fail the chat's unsent messages; one being sent right now is included (if
+        Telegram accepts it after all, ``mark_sent`` still records it as sent)."""
         return self._execute_write(
-            "UPDATE outbox SET status = :f, error = :e WHERE chat_id = :chat AND status = :p",
-            {"f": FAILED, "e": error, "chat": chat_id, "p": PENDING})
+            "UPDATE outbox SET status = :f, error = :e "
+            "WHERE chat_id = :chat AND status IN (:p, :s)",
+            {"f": FAILED, "e": error, "chat": chat_id, "p": PENDING, "s": SENDING})
+
+    def forget_sent_texts(self, before: datetime) -> int:
+        """Empty the text of messages sent (or failed) before ``before``: delivered digests
+        need not be kept. Returns how many texts were dropped."""
+        return self._execute_write(
+            "UPDATE outbox SET text = '' WHERE status IN (:sent, :failed) "
+            "AND COALESCE(sent_at, created) < :before AND text <> ''",
+            {"sent": SENT, "failed": FAILED, "before": to_db_time(before)})
 
     def outbox_messages(self, chat_id: int | None = None) -> list[OutboxMessage]:
         where, params = ("WHERE chat_id = :chat", {"chat": chat_id}) if chat_id else ("", {})

@@ -1,11 +1,20 @@
 """The outbox sender: delivers pending digest messages in order, exactly as stored.
 
-A message is marked sent only after Telegram accepted it, so a crash or restart resumes the
-pending ones and never re-sends accepted ones. Telegram's answers decide what happens next:
-429 waits as told and retries; 403 or "chat not found" deactivates the chat; a migrated group
-is followed to its new id; a forum topic that is gone sends the chat's messages to its General
-topic (said there once); any other 400 marks the message failed, is logged with the chat and
-message ids, and alerts the admins once.
+Each message goes pending -> sending -> sent (or failed). It is marked "sending" in its own
+short transaction before Telegram is called, and "sent" (with Telegram's message id) only
+after Telegram accepted it. A message Telegram accepted is never sent again by this process:
+if recording it fails (disk full, database locked), the accepted result is kept in memory,
+delivery pauses and the record is retried with back-off until it is stored. If marking
+"sending" fails, nothing is sent until it succeeds.
+
+The one window no bot can close: the process dies after Telegram accepted a message and before
+it was recorded. That row is still "sending" at the next start and is sent again (one possible
+duplicate); a clean stop first finishes the send in progress, so only a crash leaves one.
+
+Telegram's answers decide what happens next: 429 waits as told and retries; 403 or "chat not
+found" deactivates the chat; a migrated group is followed to its new id; a forum topic that is
+gone sends the chat's messages to its General topic (said there once); any other 400 marks the
+message failed, is logged with the chat and message ids, and alerts the admins once.
 """
 
 from __future__ import annotations
@@ -15,20 +24,42 @@ import contextlib
 import json
 import logging
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+)
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.errors import StoreError
 from bot.models import OutboxMessage
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 IDLE_RECHECK_SECONDS = 30.0
 MAX_NETWORK_BACKOFF = 60.0
+# Waits between attempts to record an outcome while the store fails; the last one repeats.
+RECORD_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+# How long a clean stop waits for a send in progress to be answered and recorded.
+STOP_GRACE_SECONDS = 10.0
+KEEP_SENT_TEXT = timedelta(days=7)     # delivered texts are dropped after this
+FORGET_EVERY = timedelta(hours=1)      # how often the outbox looks for such texts
 UNREACHABLE = ("chat not found", "bot was kicked", "user is deactivated", "bot is not a member")
 TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_closed", "topic closed")
 TOPIC_GONE_NOTICE = ("The topic these digests were posted in is gone, so they now arrive "
@@ -53,22 +84,38 @@ def retry_seconds(error: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Outbox:
-    """A single background task that drains the outbox; ``notify()`` wakes it."""
+    """A single background task that drains the outbox; ``notify()`` wakes it.
+
+    ``clock`` and ``sleep`` are injectable so tests control time instead of waiting on it.
+    """
 
     def __init__(self, bot: Bot, store: Store, admins: Sequence[int],
-                 on_chat_change: Callable[[int], None] | None = None) -> None:
+                 on_chat_change: Callable[[int], None] | None = None, *,
+                 clock: Callable[[], datetime] = _utc_now,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._bot = bot
         self._store = store
         self._admins = tuple(admins)
         self._on_chat_change = on_chat_change or (lambda _chat_id: None)
+        self._clock = clock
+        self._sleep = sleep
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._alerted: set[str] = set()
         self._network_failures = 0
         self._alerts: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._settled = asyncio.Event()  # clear while a send is unanswered or unrecorded
+        self._settled.set()
+        self._last_forget: datetime | None = None
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="nashra-outbox")
         self.notify()
 
@@ -76,60 +123,147 @@ class Outbox:
         self._wake.set()
 
     async def stop(self) -> None:
-        """Stop between messages; a message being sent is abandoned and stays pending."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop between messages. A send in progress is first answered and recorded (for up
+        to STOP_GRACE_SECONDS), so a clean stop leaves nothing "sending" to resend at start;
+        past that, a record still failing gets one last try (see ``_record``)."""
+        if self._task is None:
+            return
+        self._stopping = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._settled.wait(), STOP_GRACE_SECONDS)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
 
     async def drain(self) -> None:
         """Send everything pending now (used by tests and one-shot commands)."""
-        while pending := self._store.pending_messages():
+        while not self._stopping and (pending := self._store.pending_messages()):
             for message in pending:
-                if not await self._deliver(message):
+                if self._stopping or not await self._deliver(message):
                     break
 
+    def forget_old_texts(self) -> int:
+        """Drop the text of messages delivered over KEEP_SENT_TEXT ago; at most hourly."""
+        now = self._clock()
+        if self._last_forget is not None and now - self._last_forget < FORGET_EVERY:
+            return 0
+        self._last_forget = now
+        try:
+            forgotten = self._store.forget_sent_texts(now - KEEP_SENT_TEXT)
+        except StoreError as exc:  # housekeeping: try again in an hour
+            log.warning("could not drop old outbox texts: %s", exc)
+            return 0
+        if forgotten:
+            log.info("dropped the text of %d delivered message(s)", forgotten)
+        return forgotten
+
     async def _run(self) -> None:
+        await self._record("interrupted sends", self._resume_interrupted)
         while True:
             self._wake.clear()
             try:
                 await self.drain()
+                self.forget_old_texts()
             except Exception:  # never let one bad turn stop delivery for good
                 log.exception("outbox turn failed; retrying shortly")
-                await asyncio.sleep(1)
+                await self._sleep(1.0)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), IDLE_RECHECK_SECONDS)
 
+    def _resume_interrupted(self) -> int:
+        """Rows still "sending" were cut off by a crash: Telegram may or may not have them.
+        They are sent again, the one duplicate a bot cannot rule out."""
+        resumed = self._store.resume_sending()
+        if resumed:
+            log.warning("%d message(s) were being sent when Nashra stopped; sending them "
+                        "again (a chat may see one of them twice)", resumed)
+        return resumed
+
     async def _deliver(self, message: OutboxMessage) -> bool:
         """Try one message. False means "stop this pass and start over from the oldest"."""
+        if not await self._record(f"message {message.id} as sending",
+                                  lambda: self._store.mark_sending(message.id)):
+            return True  # no longer pending: handled meanwhile (e.g. its chat deactivated)
+        self._settled.clear()
         try:
-            sent = await self._bot.send_message(
+            sent = await self._send(message)
+            # Accepted: from here on the message is only recorded, never sent again.
+            accepted = self._clock()
+            self._network_failures = 0
+            await self._record(f"message {message.id} as sent (Telegram id {sent.message_id})",
+                               lambda: self._store.mark_sent(message.id, sent.message_id,
+                                                             accepted))
+        except TelegramError as exc:
+            self._settled.set()  # a stop need not wait through a 429 or a back-off
+            return await self._rejected(message, exc)
+        finally:
+            self._settled.set()
+        return True
+
+    async def _send(self, message: OutboxMessage) -> Message:
+        """One sendMessage call. If Telegram did not take it, the row goes back to pending
+        (before anything else, so it is retried in order) and the error is raised."""
+        try:
+            return await self._bot.send_message(
                 message.chat_id, message.text, parse_mode=ParseMode.HTML,
                 message_thread_id=message.thread_id, reply_markup=keyboard(message.buttons),
                 link_preview_options=LinkPreviewOptions(is_disabled=True))
-        except RetryAfter as exc:
+        except Exception:
+            await self._record(f"message {message.id} as pending",
+                               lambda: self._store.mark_pending(message.id))
+            raise
+
+    async def _rejected(self, message: OutboxMessage, exc: TelegramError) -> bool:
+        if isinstance(exc, RetryAfter):
             wait = retry_seconds(exc)
             log.warning("Telegram asked to wait %.0fs (chat %s)", wait, message.chat_id)
-            self._store.count_attempt(message.id)
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
             return False
-        except ChatMigrated as exc:
+        if isinstance(exc, ChatMigrated):
             self._store.migrate_chat(message.chat_id, exc.new_chat_id)
             self._on_chat_change(exc.new_chat_id)
             return False
-        except Forbidden as exc:
+        if isinstance(exc, Forbidden):
             self._deactivate(message.chat_id, f"Telegram refused: {exc.message}")
             return False
-        except BadRequest as exc:
+        if isinstance(exc, BadRequest):
             return self._bad_request(message, exc)
-        except NetworkError as exc:
+        if isinstance(exc, NetworkError):
             await self._network_backoff(message, exc)
             return False
-        self._network_failures = 0
-        self._store.mark_sent(message.id, sent.message_id, datetime.now(UTC))
-        return True
+        raise exc
+
+    async def _record(self, what: str, write: Callable[[], T]) -> T:
+        """Run one store write until it succeeds. Delivery is paused meanwhile: nothing else
+        is sent while an outcome is unrecorded."""
+        failures = 0
+        while True:
+            try:
+                return write()
+            except StoreError as exc:
+                wait = RECORD_BACKOFF[min(failures, len(RECORD_BACKOFF) - 1)]
+                failures += 1
+                log.error("could not record %s (%s); delivery paused, retry in %.1fs",
+                          what, exc, wait)
+                self._alert_admins_once("store", (
+                    f"Nashra could not record {what}: {exc}. Delivery is paused until the "
+                    "database accepts writes again."))
+            try:
+                await self._sleep(wait)
+            except asyncio.CancelledError:
+                self._last_try(what, write)
+                raise
+
+    @staticmethod
+    def _last_try(what: str, write: Callable[[], object]) -> None:
+        """Stopping while a record is retried: one more try before the process goes."""
+        try:
+            write()
+        except StoreError as exc:
+            log.error("stopping without recording %s (%s); the message is sent again at the "
+                      "next start", what, exc)
 
     def _bad_request(self, message: OutboxMessage, exc: BadRequest) -> bool:
         text = exc.message.lower()
@@ -152,7 +286,7 @@ class Outbox:
                     message.thread_id, error)
         self._store.clear_thread(message.chat_id)
         self._on_chat_change(message.chat_id)
-        self._store.queue_digest(message.chat_id, [], [TOPIC_GONE_NOTICE], datetime.now(UTC),
+        self._store.queue_digest(message.chat_id, [], [TOPIC_GONE_NOTICE], self._clock(),
                                  kind="notice")
         self._alert_admins_once(f"topic:{message.chat_id}", (
             f"Chat {message.chat_id}: the forum topic {message.thread_id} its digests went to "
@@ -160,7 +294,7 @@ class Outbox:
 
     def _deactivate(self, chat_id: int, reason: str) -> None:
         log.warning("chat %s deactivated: %s", chat_id, reason)
-        self._store.set_subscribed(chat_id, False, datetime.now(UTC), reason=reason)
+        self._store.set_subscribed(chat_id, False, self._clock(), reason=reason)
         self._store.fail_pending_for_chat(chat_id, reason)
         self._on_chat_change(chat_id)
 
@@ -169,8 +303,7 @@ class Outbox:
         wait = min(2.0 ** self._network_failures, MAX_NETWORK_BACKOFF)
         log.warning("network error sending message %s (%s); retry in %.0fs",
                     message.id, exc.message, wait)
-        self._store.count_attempt(message.id)
-        await asyncio.sleep(wait)
+        await self._sleep(wait)
 
     def _alert_admins_once(self, key: str, text: str) -> None:
         """Tell the bot's admins about ``key`` once per process (not once per message)."""
