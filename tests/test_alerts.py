@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support.offline_services import offline_services
 
-from bot.config import FeedConfig, Settings
+from bot.config import FeedConfig
 from bot.models import Article
 from bot.selection import ChatFilters, plan_digest
 from bot.store import Store
@@ -20,14 +21,6 @@ NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 CHAT = 6161
 
 
-class CountingOutbox:
-    def __init__(self) -> None:
-        self.wakes = 0
-
-    def notify(self) -> None:
-        self.wakes += 1
-
-
 @pytest.fixture
 def svc(tmp_path: Path) -> Iterator[Services]:
     with Store(tmp_path / "nashra.db") as store:
@@ -35,7 +28,7 @@ def svc(tmp_path: Path) -> Iterator[Services]:
                           FeedConfig("https://b.example/rss", "B")], NOW)
         store.ensure_chat(CHAT, "private", "t", times=("08:00",), timezone="UTC",
                           max_items=30, now=NOW)
-        yield Services(Settings(), store, None, None, CountingOutbox())  # type: ignore[arg-type]
+        yield offline_services(store)
 
 
 def store_articles(svc: Services, titles: list[str], *, feed: int = 1,

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support.offline_services import offline_services
 
-from bot.config import FeedConfig, Settings
+from bot.config import FeedConfig
 from bot.models import Article, Chat
 from bot.store import Store
 from bot.telegram.schedule import catch_up, latest_due
@@ -40,20 +41,12 @@ def test_latest_due_is_in_the_chats_zone_across_a_dst_change() -> None:
         datetime(2026, 11, 20, 4, 30, tzinfo=UTC)
 
 
-class CountingOutbox:
-    def __init__(self) -> None:
-        self.wakes = 0
-
-    def notify(self) -> None:
-        self.wakes += 1
-
-
 @pytest.fixture
 def svc(tmp_path: Path) -> Iterator[Services]:
     with Store(tmp_path / "nashra.db") as store:
         store.sync_feeds([FeedConfig("https://feed.example/rss", "Outlet")],
                          datetime(2026, 11, 19, tzinfo=UTC))
-        yield Services(Settings(), store, None, None, CountingOutbox())  # type: ignore[arg-type]
+        yield offline_services(store)
 
 
 def subscribe(svc: Services, subscribed_at: datetime) -> None:
