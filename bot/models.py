@@ -138,6 +138,7 @@ class Chat:
     watermark: int = 0               # every article id at or below it was handled for this chat
     thread_id: int | None = None     # forum topic the chat subscribed from (None: General)
     last_due_at: datetime | None = None   # the last scheduled digest time handled
+    next_due_at: datetime | None = None   # the next one (None: not subscribed)
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,14 @@ class ChatQueries(Database):
 
     def set_subscribed(self, chat_id: int, subscribed: bool, now: datetime,
                        reason: str | None = None) -> None:
-        """Subscribe (clearing any inactive reason) or unsubscribe, with a reason if forced."""
+        """Subscribe (clearing any inactive reason) or unsubscribe, with a reason if forced.
+        Unsubscribing clears the next digest time; subscribing leaves it to the caller
+        (bot.telegram.schedule.reschedule), which knows the chat's timezone."""
         self._execute_write(
             "UPDATE chats SET subscribed = :on, inactive_reason = :reason, "
             "subscribed_at = CASE WHEN :on = 1 THEN COALESCE(subscribed_at, :now) "
-            "ELSE NULL END WHERE id = :id",
+            "ELSE NULL END, "
+            "next_due_at = CASE WHEN :on = 1 THEN next_due_at ELSE NULL END WHERE id = :id",
             {"on": int(subscribed), "reason": reason, "now": to_db_time(now), "id": chat_id})
 
     def update_chat_settings(self, chat_id: int, *, times: Sequence[str] | None = None,
@@ -56,6 +59,25 @@ class ChatQueries(Database):
         chat = self.get_chat(chat_id)
         assert chat is not None
         return chat
+
+    def set_next_due(self, chat_id: int, due: datetime | None) -> None:
+        """The chat's next scheduled digest time (None: no digests, e.g. unsubscribed)."""
+        self._execute_write("UPDATE chats SET next_due_at = :due WHERE id = :id",
+                            {"due": to_db_time(due) if due else None, "id": chat_id})
+
+    def due_chats(self, now: datetime, *, after: tuple[datetime, int] | None = None,
+                  limit: int = 500) -> list[Chat]:
+        """Subscribed chats whose next digest time is at or before ``now``: earliest first,
+        at most ``limit``, after ``after`` (the last due time and chat id of the previous
+        batch). A range of the (subscribed, next_due_at) index, already in order."""
+        start, last_id = (to_db_time(after[0]), after[1]) if after else ("", 0)
+        rows = self._db.execute(
+            "SELECT * FROM chats WHERE subscribed = 1 "
+            "AND next_due_at >= :start AND next_due_at <= :now "
+            "AND (next_due_at > :start OR id > :last) "
+            "ORDER BY next_due_at, id LIMIT :limit",
+            {"start": start, "now": to_db_time(now), "last": last_id, "limit": limit})
+        return [self._chat(row) for row in rows.fetchall()]
 
     def set_feed_excluded(self, chat_id: int, feed_id: int, excluded: bool) -> None:
         sql = ("INSERT INTO chat_excluded_feeds (chat_id, feed_id) VALUES (:chat, :feed) "
@@ -326,7 +348,8 @@ class ChatQueries(Database):
             inactive_reason=row["inactive_reason"],
             excluded_feeds=frozenset(r[0] for r in excluded.fetchall()),
             watermark=row["watermark"], thread_id=row["thread_id"],
-            last_due_at=optional_time(row["last_due_at"]))
+            last_due_at=optional_time(row["last_due_at"]),
+            next_due_at=optional_time(row["next_due_at"]))
 
 
 def _outbox(row: sqlite3.Row) -> OutboxMessage:

@@ -202,4 +202,13 @@ MIGRATIONS: tuple[str, ...] = (
                 COALESCE(new.text_folded, new.text_original));
     END;
     """,
+    # 6: each chat's next digest time (UTC text; NULL when not subscribed), read by one index
+    #    range instead of a job per chat. Local times need the chat's timezone rules, which
+    #    SQL lacks: subscribed chats start out due now (SQLite's CURRENT_TIMESTAMP has the
+    #    stored format), and the first tick applies the catch-up rules and stores the next.
+    """
+    ALTER TABLE chats ADD COLUMN next_due_at TEXT;
+    UPDATE chats SET next_due_at = CURRENT_TIMESTAMP WHERE subscribed = 1;
+    CREATE INDEX chats_next_due ON chats (subscribed, next_due_at);
+    """,
 )

@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
 from typing import Any
 
 from telegram import Update
@@ -30,12 +29,11 @@ from bot.telegram import admin, handlers, preferences, ratelimit, reading, wordl
 from bot.telegram.delivery import Outbox
 from bot.telegram.digests import MORE_DATA, more_button
 from bot.telegram.schedule import (
-    allow_late_jobs,
-    catch_up,
-    schedule_all,
-    schedule_chat,
+    reschedule,
+    schedule_digests,
     schedule_refresh,
     stop_refresh,
+    tick_interval,
 )
 from bot.telegram.services import SERVICES_KEY, NashraApp, Services
 from bot.translate import EngineSettings, Translator
@@ -77,6 +75,7 @@ def build_application(settings: Settings, model: ModelInfo) -> NashraApp:
            # The outbox handles 429 itself (wait, then resend in order); no hidden retries.
            .rate_limiter(SendRateLimiter(max_retries=0))
            .post_init(post_init)
+           .post_stop(_stop_work)
            .post_shutdown(_close)
            .build())
     app.bot_data[ratelimit.LIMITER_KEY] = ratelimit.RateLimiter()
@@ -133,30 +132,40 @@ async def _open(app: NashraApp, settings: Settings, model: ModelInfo) -> None:
     jobs = app.job_queue
     assert jobs is not None, "python-telegram-bot needs its job-queue extra"
 
-    def reschedule(chat_id: int) -> None:
+    def chat_changed(chat_id: int) -> None:  # migrated to a new id, or deactivated
         chat = store.get_chat(chat_id)
         if chat is not None:
-            schedule_chat(jobs, chat)
+            reschedule(store, chat)
 
-    outbox = Outbox(app.bot, store, settings.telegram.admins, on_chat_change=reschedule)
+    outbox = Outbox(app.bot, store, settings.telegram.admins, on_chat_change=chat_changed)
     svc = Services(settings, store, fetcher, translator, outbox)
     app.bot_data[SERVICES_KEY] = svc
     await app.bot.set_my_commands(handlers.bot_commands())
-    allow_late_jobs(jobs, settings.digest.catch_up_minutes)
     schedule_refresh(jobs, settings.fetch.interval_minutes)
-    schedule_all(jobs, store)
-    catch_up(svc, datetime.now(UTC))  # digests due while the bot was down
+    # Due times live in the database: nothing per chat to rebuild; the first tick runs at
+    # once and serves what fell due while the bot was down (within the catch-up time).
+    schedule_digests(jobs, tick_interval())
     outbox.start()  # resumes messages left pending by a crash or restart
     log.info("Nashra started as @%s", app.bot.username)
 
 
-async def _close(app: NashraApp) -> None:
-    """post_shutdown: stop delivery and any refresh, then close everything."""
+async def _stop_work(app: NashraApp) -> None:
+    """post_stop: end delivery (letting a send in flight be answered and recorded) and any
+    refresh while the Bot API connection is still open: PTB closes it at shutdown, and a send
+    cut off there would be sent again at the next start."""
     svc: Services | None = app.bot_data.get(SERVICES_KEY)
     if svc is None:
         return
     await svc.outbox.stop()
     await stop_refresh(svc)
+
+
+async def _close(app: NashraApp) -> None:
+    """post_shutdown: stop whatever post_stop did not (a failed start), then close everything."""
+    svc: Services | None = app.bot_data.get(SERVICES_KEY)
+    if svc is None:
+        return
+    await _stop_work(app)
     await svc.fetcher.aclose()
     svc.translator.close()
     svc.store.close()

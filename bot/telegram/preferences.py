@@ -44,7 +44,7 @@ from bot.telegram.common import (
 )
 from bot.telegram.handlers import schedule_text
 from bot.telegram.paging import LABEL_CHARS, Button, listed, page_of, paged, rows, show_page
-from bot.telegram.schedule import job_queue, schedule_chat
+from bot.telegram.schedule import reschedule
 from bot.telegram.services import services
 
 TIME_PRESETS = ("06:00", "07:00", "08:00", "12:00", "18:00", "20:00", "22:00")
@@ -274,7 +274,7 @@ def _naming(target: Target, note: str) -> str:
 
 def apply_setting(context: ContextTypes.DEFAULT_TYPE, chat: Chat, what: str,
                   values: list[str]) -> str:
-    """Validate and store one setting, move the chat's jobs; returns the plain-text answer."""
+    """Validate and store one setting and the next digest time; returns the plain-text answer."""
     checked = validate(what, values)
     if isinstance(checked, str):
         return checked
@@ -285,7 +285,7 @@ def apply_setting(context: ContextTypes.DEFAULT_TYPE, chat: Chat, what: str,
         chat = store.update_chat_settings(chat.id, timezone=checked[0])
     else:
         chat = store.update_chat_settings(chat.id, max_items=int(checked[0]))
-    schedule_chat(job_queue(context), chat)
+    reschedule(store, chat)
     return "Saved. " + schedule_text(chat.times, chat.timezone, chat.max_items)
 
 

@@ -24,6 +24,8 @@ from support.bot_harness import READER, BotSite, bot_process, make_bot_site
 from support.fake_telegram import FakeTelegram
 from support.feed_server import FeedServer
 
+from bot.telegram.schedule import TICK_ENV
+
 VARIANTS = 6
 
 
@@ -126,7 +128,8 @@ def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
     return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package)
 
 
-def test_schedule_survives_kill_9(site: BotSite) -> None:
+def test_schedule_survives_kill_9(site: BotSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TICK_ENV, "0.5")  # the bot process ticks often (30 s by default)
     tg = site.telegram
     at = (datetime.now(UTC) + timedelta(seconds=12)).strftime("%H:%M:%S")
     with bot_process(site) as first:
