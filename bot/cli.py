@@ -212,7 +212,7 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, page: int) ->
     settings = _settings(ctx)
     text = " ".join(query)
     with _guard(ctx, lambda: Store(settings.database_path)) as store:
-        result = _guard(ctx, lambda: search_archive(store, text, limit=limit,
+        result = _guard(ctx, lambda: search_archive(store.reader(), text, limit=limit,
                                                     offset=(page - 1) * limit))
     click.echo(console.search_results(result, color=sys.stdout.isatty()))
 

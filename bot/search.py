@@ -11,9 +11,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
-from bot.store import SearchRow, Store
-from bot.store.sqlite import HIGHLIGHT_END, HIGHLIGHT_START
+from bot.store import SearchRow
+from bot.store.sqlite import HIGHLIGHT_END, HIGHLIGHT_START, Ranked
 from bot.textnorm import arabic_ratio, normalize_arabic
 
 # Longer input is refused by the bot (query_problem) and cut to this length everywhere else.
@@ -42,6 +43,17 @@ class SearchQuery:
 
     def match_any(self) -> str:
         return " OR ".join(_quote(term) for term in self.terms)
+
+
+class Archive(Protocol):
+    """Where search() looks: the Store itself, or its read-only ``Store.reader()``."""
+
+    def search_exists(self, match: str) -> bool: ...
+
+    def search_ranked(self, match: str, *, limit: int, offset: int = 0,
+                      now: datetime) -> list[Ranked]: ...
+
+    def search_hits(self, match: str, ranked: Sequence[Ranked]) -> list[SearchRow]: ...
 
 
 @dataclass(frozen=True)
@@ -81,19 +93,24 @@ def _quote(term: tuple[str, ...]) -> str:
     return '"' + " ".join(term).replace('"', '""') + '"'
 
 
-def search(store: Store, text: str, *, limit: int = 10, offset: int = 0,
+def search(archive: Archive, text: str, *, limit: int = 10, offset: int = 0,
            now: datetime | None = None) -> SearchPage:
-    """Ranked results for ``text``: all terms first; if none match, any term."""
+    """Ranked results for ``text``: all terms first; if none match, any term.
+
+    Matches are ranked by id and score alone (one more than the page, to know whether
+    another page follows); only the page's articles are read, with their snippets.
+    """
     query = parse_query(text)
     now = now or datetime.now(UTC)
     if query.empty or not 0 <= offset <= MAX_OFFSET:
         return SearchPage(text, [], offset, limit, False, True)
     match, matched_all = query.match_all(), True
-    if len(query.terms) > 1 and not store.search_articles(match, limit=1, now=now):
+    if len(query.terms) > 1 and not archive.search_exists(match):
         match, matched_all = query.match_any(), False
-    rows = store.search_articles(match, limit=limit + 1, offset=offset, now=now)
-    hits = [_readable_snippet(row, query) for row in rows[:limit]]
-    return SearchPage(text, hits, offset, limit, len(rows) > limit, matched_all)
+    ranked = archive.search_ranked(match, limit=limit + 1, offset=offset, now=now)
+    rows = archive.search_hits(match, ranked[:limit])
+    hits = [_readable_snippet(row, query) for row in rows]
+    return SearchPage(text, hits, offset, limit, len(ranked) > limit, matched_all)
 
 
 def _readable_snippet(row: SearchRow, query: SearchQuery) -> SearchRow:
@@ -110,8 +127,9 @@ def _readable_snippet(row: SearchRow, query: SearchQuery) -> SearchRow:
 
 def arabic_snippet(text: str, words: set[str] | Sequence[str],
                    width: int = SNIPPET_WORDS) -> str | None:
-    """A window of ``text`` around the first matching word, matches wrapped in markers."""
-    tokens = text.split()
+    """A window of ``text`` around the first matching word, matches wrapped in markers
+    (the markers' own characters are removed from ``text`` first)."""
+    tokens = _unmarked(text).split()
     wanted = set(words)
     matches = [i for i, token in enumerate(tokens)
                if wanted & set(_WORD.findall(normalize_arabic(token).lower()))]
@@ -124,3 +142,7 @@ def arabic_snippet(text: str, words: set[str] | Sequence[str],
     prefix = "…" if start > 0 else ""
     suffix = "…" if start + width < len(tokens) else ""
     return prefix + " ".join(shown) + suffix
+
+
+def _unmarked(text: str) -> str:
+    return text.replace(HIGHLIGHT_START, "").replace(HIGHLIGHT_END, "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from test_store import FEEDS, NOW, make_article
 from bot.search import parse_query, search
 from bot.store import Store
 from bot.store.sqlite import HIGHLIGHT_END, HIGHLIGHT_START
+from bot.telegram.handlers import snippet_html
 
 
 @pytest.fixture
@@ -89,3 +91,56 @@ def test_arabic_snippet_shows_original_spelling(archive: Store) -> None:
     snippet = page.hits[0].snippet
     assert f"{HIGHLIGHT_START}المركزيُّ{HIGHLIGHT_END}" in snippet
     assert "البنكُ" in snippet  # diacritics as published, not the folded index form
+
+
+def test_the_reader_finds_what_the_store_finds(archive: Store) -> None:
+    for query in ["central bank", "Cairo inflation", "المركزي", "rates"]:
+        direct = search(archive, query, limit=1, now=NOW)
+        assert search(archive.reader(), query, limit=1, now=NOW) == direct
+
+
+def test_pages_rank_ids_then_read_only_the_page(archive: Store) -> None:
+    feed = archive.feeds()[0]
+    archive.add_articles([make_article(feed.id, n, title_translated=f"Oil report {n}")
+                          for n in range(10, 40)])
+    everything = search(archive, "oil", limit=40, now=NOW)
+    assert len(everything.hits) == 30 and not everything.has_more
+    ranked = archive.search_ranked('"oil"', limit=40, now=NOW)
+    assert [(h.article.id, h.score) for h in everything.hits] == ranked
+    assert [h.score for h in everything.hits] == sorted(h.score for h in everything.hits)
+    paged = [hit for offset in range(0, 30, 7)
+             for hit in search(archive, "oil", limit=7, offset=offset, now=NOW).hits]
+    assert paged == everything.hits
+    assert archive.search_hits('"oil"', list(reversed(ranked[:3]))) == everything.hits[2::-1]
+
+
+FORGED = f"{HIGHLIGHT_END}x{HIGHLIGHT_START}{HIGHLIGHT_START}"
+
+
+def test_markers_in_feed_text_cannot_unbalance_the_highlights(archive: Store) -> None:
+    feed = archive.feeds()[0]
+    archive.add_articles([make_article(
+        feed.id, 4, title_translated=f"Forged {FORGED} wheat harvest",
+        text_translated=f"The wheat {HIGHLIGHT_END}crop{HIGHLIGHT_START} was large.",
+        title_original=f"حصاد {FORGED} القمح", text_original=f"محصول {FORGED}القمح كبير")])
+    for query, word in [("wheat", "wheat"), ("القمح", "القمح")]:
+        [hit] = search(archive, query, now=NOW).hits
+        marked = hit.snippet.replace(f"{HIGHLIGHT_START}{word}{HIGHLIGHT_END}", "")
+        assert word in hit.snippet and HIGHLIGHT_START not in marked, hit.snippet
+        assert HIGHLIGHT_END not in marked and "xx" not in marked
+        html = snippet_html(hit.snippet)
+        assert html.count("<b>") == html.count("</b>") == hit.snippet.count(HIGHLIGHT_START)
+
+
+@pytest.mark.parametrize("snippet", [
+    f"a {HIGHLIGHT_END}b", f"{HIGHLIGHT_START}a {HIGHLIGHT_START}b", FORGED, f"{HIGHLIGHT_START}",
+    f"{HIGHLIGHT_START}<i>{HIGHLIGHT_END}{HIGHLIGHT_END} &",
+])
+def test_snippet_html_is_always_balanced(snippet: str) -> None:
+    html = snippet_html(snippet)
+    assert HIGHLIGHT_START not in html and HIGHLIGHT_END not in html
+    depth = 0
+    for tag in re.findall(r"</?b>", html):
+        depth += 1 if tag == "<b>" else -1
+        assert depth in (0, 1), html
+    assert depth == 0 and "<i>" not in html

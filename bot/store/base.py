@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -21,6 +23,25 @@ CHUNK = 500
 # When another process holds the write lock past busy_timeout: wait and retry, then give up.
 LOCK_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 log = logging.getLogger(__name__)
+# Set by fail_fast_on_lock(): writes raise StoreBusy at once instead of waiting for the lock.
+_FAIL_FAST: ContextVar[bool] = ContextVar("nashra_store_fail_fast", default=False)
+
+
+class StoreBusy(StoreError):
+    """Another connection holds the write lock (raised at once under fail_fast_on_lock)."""
+
+
+@contextmanager
+def fail_fast_on_lock() -> Iterator[None]:
+    """In this context (this thread or asyncio task, and the tasks it starts), a write that
+    finds the database locked raises :class:`StoreBusy` at once: neither busy_timeout nor
+    the retry delays are slept. For code on an event loop, which waits with
+    ``asyncio.sleep`` and tries again instead (see :func:`bot.refresh_windows.patiently`)."""
+    token = _FAIL_FAST.set(True)
+    try:
+        yield
+    finally:
+        _FAIL_FAST.reset(token)
 
 
 def to_db_time(moment: datetime) -> str:
@@ -52,6 +73,7 @@ class Database:
 
     def __init__(self, path: Path | str, *, busy_timeout_ms: int = 5000) -> None:
         self.path = Path(path)
+        self._reader: ReadConnection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None)
@@ -69,7 +91,18 @@ class Database:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
         self._db.close()
+
+    def read_connection(self) -> ReadConnection:
+        """This database's read-only connection, opened on first use and closed with it.
+
+        Call this from the thread that owns the store; use the result from any thread.
+        """
+        if self._reader is None:
+            self._reader = ReadConnection(self.path)
+        return self._reader
 
     def __enter__(self) -> Self:
         return self
@@ -92,6 +125,9 @@ class Database:
             raise
 
     def _begin(self) -> None:
+        if _FAIL_FAST.get():
+            self._begin_or_raise()
+            return
         for delay in (*LOCK_RETRY_DELAYS, None):
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -101,6 +137,19 @@ class Database:
                     raise StoreError(_describe(exc)) from exc
                 log.warning("database busy; retrying in %.2fs", delay)
                 time.sleep(delay)
+
+    def _begin_or_raise(self) -> None:
+        """BEGIN IMMEDIATE without waiting: busy_timeout is 0 for this one statement."""
+        timeout = int(self._db.execute("PRAGMA busy_timeout").fetchone()[0])
+        self._db.execute("PRAGMA busy_timeout = 0")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _is_lock_error(exc):
+                raise StoreBusy("database is locked") from exc
+            raise StoreError(_describe(exc)) from exc
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {timeout}")
 
     def backup(self, destination: Path) -> str:
         """A consistent single-file copy of the live database (SQLite's online backup API).
@@ -145,6 +194,34 @@ class Database:
     @property
     def schema_version(self) -> int:
         return int(self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
+
+
+class ReadConnection:
+    """A read-only connection (``mode=ro``) for queries that run off the owning thread.
+
+    Any thread may use it, one at a time: :meth:`use` holds a lock while a caller has it.
+    WAL lets it read while the store's own connection writes.
+    """
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+        try:
+            self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                       isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self._db.execute("PRAGMA query_only = ON")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {path} for reading: {exc}") from exc
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def use(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
 
 
 def _is_lock_error(exc: sqlite3.OperationalError) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -10,15 +11,17 @@ from typing import Any
 from bot.config import FeedConfig
 from bot.errors import StoreError
 from bot.models import Article, FeedState
-from bot.store.base import chunks, optional_time, placeholders, to_db_time
+from bot.store.base import ReadConnection, chunks, optional_time, placeholders, to_db_time
 from bot.store.chats import ChatQueries
 from bot.store.records import ARTICLE_COLUMNS, SearchRow, StoredArticle, stored_article
 from bot.store.stories import StoryQueries
 from bot.textnorm import normalize_arabic
 
+# Matches in a search snippet are wrapped in these (feed text holding them is stripped).
 HIGHLIGHT_START = "\ue000"
 HIGHLIGHT_END = "\ue001"
-
+# A ranked search match: (article id, score).
+Ranked = tuple[int, float]
 
 
 class Store(ChatQueries, StoryQueries):
@@ -164,18 +167,60 @@ class Store(ChatQueries, StoryQueries):
     def count_articles(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
 
+    def untranslated_articles(self, language: str, *, since: datetime,
+                              limit: int) -> list[StoredArticle]:
+        """Articles in ``language`` stored untranslated because the model failed (no model
+        recorded), fetched since ``since``, newest first: what a refresh translates again.
+
+        Partly translated articles (the model's output was unusable for some sentences) have
+        their model recorded and are not retried. The ``fetched`` index bounds the scan.
+        """
+        rows = self._db.execute(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles a JOIN feeds f ON f.id = a.feed_id "
+            "WHERE a.fetched >= :since AND a.untranslated = 1 AND a.model = '' "
+            "AND a.language = :language ORDER BY a.fetched DESC, a.id DESC LIMIT :limit",
+            {"since": to_db_time(since), "language": language, "limit": limit})
+        return [stored_article(row) for row in rows]
+
+    def fill_translations(self, articles: Sequence[Article]) -> int:
+        """Store the translations of articles stored untranslated (matched by ``id``), in one
+        transaction; one another refresh filled meanwhile is left alone. Returns how many."""
+        filled = 0
+        with self._transaction() as db:
+            for article in articles:
+                filled += db.execute(
+                    "UPDATE articles SET title_translated = :title, text_translated = :text, "
+                    "lead = :lead, model = :model, untranslated = :untranslated "
+                    "WHERE id = :id AND model = ''",
+                    {"title": article.title_translated, "text": article.text_translated,
+                     "lead": article.lead, "model": article.model,
+                     "untranslated": int(article.untranslated), "id": article.id}).rowcount
+        return filled
+
     # search ---------------------------------------------------------------------------------
+
+    def reader(self) -> SearchReader:
+        """Search through the read-only connection: from any thread, one call at a time."""
+        return SearchReader(self.read_connection())
+
+    def search_exists(self, match: str) -> bool:
+        """Whether an already escaped FTS5 expression matches any article."""
+        return _match_exists(self._db, match)
+
+    def search_ranked(self, match: str, *, limit: int, offset: int = 0,
+                      now: datetime) -> list[Ranked]:
+        """(article id, score) of one page of matches, best first; no article is read."""
+        return _rank(self._db, match, limit=limit, offset=offset, now=now)
+
+    def search_hits(self, match: str, ranked: Sequence[Ranked]) -> list[SearchRow]:
+        """The articles and snippets of ``ranked``, in its order."""
+        return _read_hits(self._db, match, ranked)
 
     def search_articles(self, match: str, *, limit: int, offset: int = 0,
                         now: datetime) -> list[SearchRow]:
-        """Run an already escaped FTS5 expression; bm25 with a boost for recent articles."""
-        params = {"match": match, "limit": limit, "offset": offset, "now": to_db_time(now),
-                  "hs": HIGHLIGHT_START, "he": HIGHLIGHT_END}
-        try:
-            rows = self._db.execute(_SEARCH, params).fetchall()
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"search failed: {exc}") from exc
-        return [SearchRow(stored_article(row), row["snippet"], row["score"]) for row in rows]
+        """Rank, then read the page: bm25 with a boost for recent articles."""
+        return self.search_hits(match, self.search_ranked(match, limit=limit, offset=offset,
+                                                          now=now))
 
     # translation cache ----------------------------------------------------------------------
 
@@ -215,11 +260,86 @@ VALUES (:feed_id, :key, :url, :canonical_url, :published, :fetched, :language,
 ON CONFLICT DO NOTHING
 """
 
+
+class SearchReader:
+    """The search steps on the store's read-only connection (see ``Store.reader``)."""
+
+    def __init__(self, connection: ReadConnection) -> None:
+        self._connection = connection
+
+    def search_exists(self, match: str) -> bool:
+        with self._connection.use() as db:
+            return _match_exists(db, match)
+
+    def search_ranked(self, match: str, *, limit: int, offset: int = 0,
+                      now: datetime) -> list[Ranked]:
+        with self._connection.use() as db:
+            return _rank(db, match, limit=limit, offset=offset, now=now)
+
+    def search_hits(self, match: str, ranked: Sequence[Ranked]) -> list[SearchRow]:
+        with self._connection.use() as db:
+            return _read_hits(db, match, ranked)
+
+
+def _match_exists(db: sqlite3.Connection, match: str) -> bool:
+    return _search(db, _SEARCH_EXISTS, {"match": match}).fetchone() is not None
+
+
+def _rank(db: sqlite3.Connection, match: str, *, limit: int, offset: int,
+          now: datetime) -> list[Ranked]:
+    params = {"match": match, "limit": limit, "offset": offset, "now": to_db_time(now)}
+    return [(row["id"], row["score"]) for row in _search(db, _SEARCH_RANKED, params)]
+
+
+def _read_hits(db: sqlite3.Connection, match: str, ranked: Sequence[Ranked]) -> list[SearchRow]:
+    """Read the ranked articles with snippets (snippet() needs the MATCH in its query).
+
+    The snippet markers are random for each call, so text in an article cannot forge
+    them; the constant markers are stripped from the text before they replace them.
+    """
+    start, end = _snippet_markers()
+    found: dict[int, SearchRow] = {}
+    for chunk in chunks(list(dict(ranked).items())):
+        marks, params = placeholders("r", [article_id for article_id, _score in chunk])
+        params.update({"match": match, "hs": start, "he": end})
+        scores = dict(chunk)
+        for row in _search(db, _SEARCH_HITS.format(ids=marks), params):
+            snippet = _highlighted(row["snippet"], start, end)
+            found[row["id"]] = SearchRow(stored_article(row), snippet, scores[row["id"]])
+    return [found[article_id] for article_id, _score in ranked if article_id in found]
+
+
+def _search(db: sqlite3.Connection, sql: str, params: Mapping[str, Any]) -> sqlite3.Cursor:
+    try:
+        return db.execute(sql, params)
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"search failed: {exc}") from exc
+
+
+def _snippet_markers() -> tuple[str, str]:
+    nonce = secrets.token_hex(8)
+    return f"\x1e{nonce}[", f"]{nonce}\x1e"
+
+
+def _highlighted(snippet: str, start: str, end: str) -> str:
+    plain = snippet.replace(HIGHLIGHT_START, "").replace(HIGHLIGHT_END, "")
+    return plain.replace(start, HIGHLIGHT_START).replace(end, HIGHLIGHT_END)
+
+
+_SEARCH_EXISTS = """
+SELECT 1
+FROM articles_fts
+JOIN articles a ON a.id = articles_fts.rowid
+JOIN feeds f ON f.id = a.feed_id
+WHERE articles_fts MATCH :match
+LIMIT 1
+"""
+
 # bm25 weights: translated title, translated text, Arabic title, Arabic text. The recency
 # factor runs from 2 (published now) towards 1 (weeks old); bm25 is negative, lower is better.
-_SEARCH = f"""
-SELECT {ARTICLE_COLUMNS},
-       snippet(articles_fts, -1, :hs, :he, '…', 16) AS snippet,
+# Only ids and scores: the articles and snippets of the page shown are read afterwards.
+_SEARCH_RANKED = """
+SELECT articles_fts.rowid AS id,
        bm25(articles_fts, 8.0, 1.0, 6.0, 1.0)
          * (1.0 + 1.0 / (1.0 + MAX(julianday(:now) - julianday(a.published), 0) / 3.0))
          AS score
@@ -231,7 +351,14 @@ ORDER BY score
 LIMIT :limit OFFSET :offset
 """
 
-
+_SEARCH_HITS = f"""
+SELECT {ARTICLE_COLUMNS},
+       snippet(articles_fts, -1, :hs, :he, '…', 16) AS snippet
+FROM articles_fts
+JOIN articles a ON a.id = articles_fts.rowid
+JOIN feeds f ON f.id = a.feed_id
+WHERE articles_fts MATCH :match AND articles_fts.rowid IN ({{ids}})
+"""
 
 
 def _article_filters(since: datetime | None,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
+import re
 import secrets
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -32,7 +34,7 @@ from bot.telegram.common import (
     reply,
 )
 from bot.telegram.digests import asked_here, queue_digest
-from bot.telegram.schedule import job_queue, schedule_chat
+from bot.telegram.schedule import reschedule
 from bot.telegram.services import services
 
 log = logging.getLogger(__name__)
@@ -120,7 +122,7 @@ async def _subscribe_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     svc.store.set_subscribed(chat.id, True, datetime.now(UTC))
     svc.store.set_thread(chat.id, topic)
     chat = svc.store.get_chat(chat.id) or chat
-    schedule_chat(job_queue(context), chat)
+    reschedule(svc.store, chat)
     where = "\nDigests will be posted in this topic." if topic is not None else ""
     await reply(update, "Subscribed. " + schedule_text(chat.times, chat.timezone, chat.max_items)
                 + where + "\nChange it with /settings, pick sources with /sources.")
@@ -155,7 +157,7 @@ async def _subscribe_channel(update: Update, context: ContextTypes.DEFAULT_TYPE,
     svc = services(context)
     chat = svc.chat_for(channel.id, channel.type, channel.title or name)
     svc.store.set_subscribed(chat.id, True, datetime.now(UTC))
-    schedule_chat(job_queue(context), svc.store.get_chat(chat.id) or chat)
+    reschedule(svc.store, svc.store.get_chat(chat.id) or chat)
     await reply(update, f"Subscribed {esc(name)}. "
                 + schedule_text(chat.times, chat.timezone, chat.max_items)
                 + f"\nManage it from here: /settings {esc(name)}, /sources {esc(name)}, "
@@ -177,7 +179,7 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     svc = services(context)
     svc.store.set_subscribed(target.chat.id, False, datetime.now(UTC))
-    schedule_chat(job_queue(context), svc.store.get_chat(target.chat.id) or target.chat)
+    reschedule(svc.store, svc.store.get_chat(target.chat.id) or target.chat)
     if target.channel:
         name = esc(target.channel)
         await reply(update, f"Unsubscribed {name}: no more digests there. "
@@ -205,7 +207,11 @@ async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 async def search_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Search the archive; results come with Next/Previous buttons."""
+    """Search the archive; results come with Next/Previous buttons.
+
+    The search runs in a task (and its queries in a worker thread), so other updates are
+    handled meanwhile.
+    """
     text = " ".join(context.args or []).strip()
     if not text:
         await reply(update, "Usage: <code>/search words</code> — English or Arabic, e.g. "
@@ -216,8 +222,12 @@ async def search_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await reply(update, esc(problem))
         return
     token = _remember_search(context, text)
-    page = search(services(context).store, text, limit=SEARCH_PAGE)
-    await reply(update, render_search(page), reply_markup=search_buttons(page, token))
+
+    async def send_results() -> None:
+        page = await _search_in_thread(context, text, 0)
+        await reply(update, render_search(page), reply_markup=search_buttons(page, token))
+
+    context.application.create_task(send_results(), update=update)
 
 
 async def search_page_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -234,12 +244,24 @@ async def search_page_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if token not in remembered:
         await answer(update, SEARCH_EXPIRED, alert=True)
         return
-    page = search(services(context).store, remembered[token], limit=SEARCH_PAGE, offset=offset)
-    if not page.hits and offset:
-        await answer(update, "No more results.")
-        return
-    await answer(update)
-    await edit(update, render_search(page), search_buttons(page, token))
+    text = remembered[token]
+
+    async def show_page() -> None:
+        page = await _search_in_thread(context, text, offset)
+        if not page.hits and offset:
+            await answer(update, "No more results.")
+            return
+        await answer(update)
+        await edit(update, render_search(page), search_buttons(page, token))
+
+    context.application.create_task(show_page(), update=update)
+
+
+async def _search_in_thread(context: ContextTypes.DEFAULT_TYPE, text: str,
+                            offset: int) -> SearchPage:
+    """One page of results, searched on the store's read-only connection off the loop."""
+    archive = services(context).store.reader()
+    return await asyncio.to_thread(search, archive, text, limit=SEARCH_PAGE, offset=offset)
 
 
 def _remember_search(context: ContextTypes.DEFAULT_TYPE, text: str) -> str:
@@ -270,9 +292,21 @@ def render_search(page: SearchPage) -> str:
 
 
 def snippet_html(snippet: str) -> str:
-    """Escape the snippet and turn the store's match markers into bold."""
-    text = esc(" ".join(snippet.split()))
-    return text.replace(HIGHLIGHT_START, "<b>").replace(HIGHLIGHT_END, "</b>")
+    """Escape the snippet and turn the store's match markers into bold, always balanced:
+    a marker that would nest or close nothing is dropped, an open one is closed."""
+    parts: list[str] = []
+    bold = False
+    for piece in _MARKERS.split(" ".join(snippet.split())):
+        if piece in (HIGHLIGHT_START, HIGHLIGHT_END):
+            if bold == (piece == HIGHLIGHT_END):
+                parts.append("</b>" if bold else "<b>")
+                bold = not bold
+        else:
+            parts.append(esc(piece))
+    return "".join(parts) + ("</b>" if bold else "")
+
+
+_MARKERS = re.compile(f"({HIGHLIGHT_START}|{HIGHLIGHT_END})")
 
 
 def search_buttons(page: SearchPage, token: str) -> InlineKeyboardMarkup | None:
