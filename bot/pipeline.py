@@ -1,8 +1,33 @@
-"""One refresh: fetch → parse → dedupe → extract → translate → store.
+"""One refresh: fetch → parse → dedupe → extract → translate → store, window by window.
 
 The only module that knows the order of the stages. Cheap checks come first (304, known
 entries) so that extraction and translation only ever see new articles. A failure belongs to
 one feed (or one article) and is recorded there; the rest of the refresh goes on.
+
+Feeds are collected (fetch, parse, dedupe, extract) in parallel, at most
+``fetch.concurrency`` at once; as each is ready its articles join the next translate-and-store
+window (:mod:`bot.refresh_windows`): at most ``WINDOW_CHARS`` characters of source text from
+the feeds ready by then, translated in one call and stored at once. So articles reach the
+database while slower feeds are still fetching, a ``kill -9`` loses at most the window in
+flight, and memory depends on the window and the concurrency, not on how many articles are
+new. A feed's validators are stored after its last article: a crash in between only refetches.
+
+A translation failure (model missing or broken, engine error) costs no feed anything: the
+window's articles are stored untranslated, without a model, and a later refresh translates
+them again (``RETRY_LIMIT`` a refresh). A database failure is the error of the feeds of the
+window it hit; their validators stay, so the next refresh tries again.
+
+The event loop is never put to sleep on a locked database, and never held long. Writes stay
+on the loop (the store is single-threaded) and short: at most ``STORE_SLICE`` articles of one
+feed per transaction, each write and each article's story assignment a turn of the loop of
+its own. The whole refresh runs under :func:`bot.store.base.fail_fast_on_lock`, so a write
+that finds another connection holding the lock raises at once (no busy_timeout, no
+``time.sleep``), and :func:`bot.refresh_windows.write` waits with ``asyncio.sleep`` before
+trying again. The flag is a context variable: it covers this task and the tasks it starts,
+not the bot's other handlers. A translation whose cache write met the lock is run again (its
+sentences were not cached): CPU spent again rather than the loop blocked. Parsing,
+extraction and language detection run in one worker thread (more would only take the GIL
+from the loop for longer); translation runs in the translator's.
 """
 
 from __future__ import annotations
@@ -10,25 +35,32 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import TypeVar
 
 from bot.config import Settings
 from bot.errors import ExtractError, FetchError, StageError, StoreError
 from bot.extract import extract_text
 from bot.fetch import Fetcher
-from bot.models import Article, Entry, FeedState, FetchResult, Translation
+from bot.models import Entry, FeedState, FetchResult
 from bot.parse import parse_feed
+from bot.refresh_windows import Collected, Pending, ReadyFeeds, WindowWriter, write
 from bot.store import Store
-from bot.stories import StoryAssigner, prune
+from bot.store.base import fail_fast_on_lock
+from bot.stories import prune
 from bot.textnorm import arabic_ratio
 from bot.translate import Translator
 
 log = logging.getLogger(__name__)
-MAX_BACKOFF = timedelta(hours=24)
+T = TypeVar("T")
 MIN_ARABIC_SHARE = 0.5
-LEAD_SENTENCES = 2
-LONG_FIRST_SENTENCE = 220
+# feedparser and trafilatura are CPU-heavy Python: they run off the event loop, one at a time.
+# More threads would not parse faster (they share the GIL) but would hold the GIL the event
+# loop needs for longer between its turns.
+_PARSER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nashra-parse")
 # A feed's new address that answers with one of these is forgotten (back to the original).
 _GONE = frozenset({404, 410})
 
@@ -57,6 +89,8 @@ class RefreshReport:
     cache_hits: int = 0
     model: str = ""
     new_article_ids: list[int] = field(default_factory=list)   # every article stored, in order
+    retranslated: int = 0            # articles stored untranslated earlier, translated now
+    translate_error: str | None = None   # why the model failed (those articles: retried later)
 
     @property
     def new_articles(self) -> int:
@@ -65,27 +99,6 @@ class RefreshReport:
     @property
     def failed_feeds(self) -> int:
         return sum(1 for feed in self.feeds if feed.error)
-
-
-@dataclass
-class _Pending:
-    """A new entry on its way to the store."""
-
-    feed: FeedState
-    entry: Entry
-    text: str
-    language: str
-    translation: tuple[Translation, Translation] | None = None
-
-
-@dataclass
-class _Collected:
-    feed: FeedState
-    report: FeedReport
-    pending: list[_Pending] = field(default_factory=list)
-    etag: str | None = None
-    last_modified: str | None = None
-    retry_after: float | None = None
 
 
 ProgressCallback = Callable[[FeedReport], None]
@@ -97,8 +110,32 @@ async def refresh(settings: Settings, store: Store, fetcher: Fetcher,
                   now: datetime | None = None) -> RefreshReport:
     """Run every due feed through the pipeline once and store what is new."""
     now = now or datetime.now(UTC)
-    feeds = store.sync_feeds(settings.feeds, now)
-    report = RefreshReport(model=translator.model.id)
+    with fail_fast_on_lock():  # a locked database is waited for off the loop
+        feeds = await write(partial(store.sync_feeds, settings.feeds, now))
+        report = RefreshReport(model=translator.model.id)
+        due = _due(feeds, report, force, now)
+        hits_before, misses_before = translator.hits, translator.misses
+        await _prune_stories(store, settings, now)
+        ready = ReadyFeeds(len(due), settings.fetch.concurrency)
+        writer = WindowWriter(store, translator, settings, now, report)
+        collecting = [asyncio.create_task(ready.collect(partial(
+            _collect, feed, store, fetcher, settings, now, progress))) for feed in due]
+        try:
+            while window := await ready.next_window():
+                await writer.process(window)
+        finally:
+            await _stop(collecting)
+        await writer.retry_untranslated()
+    report.cache_hits = translator.hits - hits_before
+    report.sentences_translated = translator.misses - misses_before
+    order = {feed.url: index for index, feed in enumerate(feeds)}
+    report.feeds.sort(key=lambda feed_report: order[feed_report.url])
+    return report
+
+
+def _due(feeds: Sequence[FeedState], report: RefreshReport, force: bool,
+         now: datetime) -> list[FeedState]:
+    """The feeds to fetch now; the others are reported as postponed."""
     due: list[FeedState] = []
     for feed in feeds:
         if force or feed.next_check is None or feed.next_check <= now:
@@ -106,33 +143,20 @@ async def refresh(settings: Settings, store: Store, fetcher: Fetcher,
         else:
             report.feeds.append(FeedReport(feed.name, feed.url, postponed_until=feed.next_check,
                                            error=feed.last_error))
-    collected = await asyncio.gather(
-        *(_collect(feed, store, fetcher, settings, now, progress) for feed in due))
-    pending = _drop_duplicates([p for c in collected for p in c.pending])
-    hits_before, misses_before = translator.hits, translator.misses
-    try:
-        await _translate(pending, translator)
-    except StoreError as exc:  # the sentence cache could not be written (disk full...)
-        pending = _fail_pending(collected, pending, exc)
-    report.cache_hits = translator.hits - hits_before
-    report.sentences_translated = translator.misses - misses_before
-    _prune_stories(store, settings, now)
-    stories = StoryAssigner(store, window=timedelta(hours=settings.stories.window_hours),
-                            now=now)
-    for item in collected:
-        report.new_article_ids += _store_feed(
-            item, [p for p in pending if p.feed.id == item.feed.id], store,
-            translator.model.id, settings, now, stories)
-        report.feeds.append(item.report)
-    order = {feed.url: index for index, feed in enumerate(feeds)}
-    report.feeds.sort(key=lambda feed_report: order[feed_report.url])
-    return report
+    return due
+
+
+async def _stop(tasks: Sequence[asyncio.Task[None]]) -> None:
+    """Cancel collections still running (the refresh failed or was cancelled)."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _collect(feed: FeedState, store: Store, fetcher: Fetcher, settings: Settings,
-                   now: datetime, progress: ProgressCallback | None) -> _Collected:
+                   now: datetime, progress: ProgressCallback | None) -> Collected:
     """Fetch, parse, dedupe and extract one feed; a failure is recorded on its report."""
-    item = _Collected(feed, FeedReport(feed.name, feed.url))
+    item = Collected(feed, FeedReport(feed.name, feed.url))
     public_only = feed.origin == "user" and not settings.fetch.allow_private
     try:
         result = await _fetch_feed(feed, store, fetcher, public_only)
@@ -141,17 +165,15 @@ async def _collect(feed: FeedState, store: Store, fetcher: Fetcher, settings: Se
             item.report.not_modified = True
             item.last_modified = item.last_modified or feed.last_modified
         else:
-            # feedparser is CPU-heavy on big documents: keep it off the event loop.
-            parsed = await asyncio.to_thread(parse_feed, result.body, result.headers,
-                                             result.url, now, settings.fetch.max_entries)
+            parsed = await _off_loop(parse_feed, result.body, result.headers, result.url,
+                                     now, settings.fetch.max_entries)
             # Items without an http(s) link can be neither opened by readers nor deduplicated.
             usable = [entry for entry in parsed.entries if entry.canonical_url]
             item.report.dropped = len(parsed.entries) - len(usable)
             new_entries = _new_entries(feed, usable, store)
             item.report.skipped = len(usable) - len(new_entries)
-            item.pending = await _extract_all(feed, new_entries, fetcher, settings,
-                                              item.report, public_only)
-        _remember_move(feed, result.moved_to, store, item.report)
+            await _extract_all(item, new_entries, fetcher, settings, public_only)
+        await _remember_move(feed, result.moved_to, store, item.report)
     except FetchError as exc:
         item.report.error, item.retry_after = str(exc), exc.retry_after
     except StageError as exc:
@@ -172,15 +194,16 @@ async def _fetch_feed(feed: FeedState, store: Store, fetcher: Fetcher,
                                    last_modified=feed.last_modified, public_only=public_only)
     except FetchError as exc:
         if feed.fetch_url and exc.status in _GONE:
-            store.record_feed_moved(feed.id, None)  # next time, back to the feed's own URL
+            # next time, back to the feed's own URL
+            await write(partial(store.record_feed_moved, feed.id, None))
         raise
 
 
-def _remember_move(feed: FeedState, moved_to: str | None, store: Store,
-                   report: FeedReport) -> None:
+async def _remember_move(feed: FeedState, moved_to: str | None, store: Store,
+                         report: FeedReport) -> None:
     """A 301/308 from a document that parsed: fetch the new address from now on."""
     if moved_to and moved_to != (feed.fetch_url or feed.url):
-        store.record_feed_moved(feed.id, moved_to)
+        await write(partial(store.record_feed_moved, feed.id, moved_to))
         report.moved_to = moved_to
 
 
@@ -199,21 +222,24 @@ def _new_entries(feed: FeedState, entries: Sequence[Entry], store: Store) -> lis
     return fresh
 
 
-async def _extract_all(feed: FeedState, entries: Sequence[Entry], fetcher: Fetcher,
-                       settings: Settings, report: FeedReport,
-                       public_only: bool) -> list[_Pending]:
+async def _extract_all(item: Collected, entries: Sequence[Entry], fetcher: Fetcher,
+                       settings: Settings, public_only: bool) -> None:
+    """The new entries' texts (pages fetched for summaries) become the feed's pending."""
     min_chars = settings.fetch.min_text_chars
     texts = await asyncio.gather(
         *(_article_text(entry, fetcher, min_chars, public_only) for entry in entries))
-    pending: list[_Pending] = []
-    for entry, (text, failed) in zip(entries, texts, strict=True):
-        report.extract_failures += failed
-        if not (entry.title or text):
-            continue
-        share = arabic_ratio(entry.title + " " + text)
-        language = settings.translation.source if share >= MIN_ARABIC_SHARE else "und"
-        pending.append(_Pending(feed, entry, text, language))
-    return pending
+    shares = await _off_loop(_arabic_shares, [
+        f"{entry.title} {text}" for entry, (text, _) in zip(entries, texts, strict=True)])
+    for entry, (text, failed), share in zip(entries, texts, shares, strict=True):
+        item.report.extract_failures += failed
+        if entry.title or text:
+            language = settings.translation.source if share >= MIN_ARABIC_SHARE else "und"
+            item.pending.append(Pending(item, entry, text, language))
+
+
+def _arabic_shares(texts: Sequence[str]) -> list[float]:
+    """Share of Arabic letters of each text (a feed's worth of work: off the loop)."""
+    return [arabic_ratio(text) for text in texts]
 
 
 async def _article_text(entry: Entry, fetcher: Fetcher, min_chars: int,
@@ -228,124 +254,22 @@ async def _article_text(entry: Entry, fetcher: Fetcher, min_chars: int,
     try:
         page = await fetcher.fetch(entry.url, public_only=public_only)
         content_type = page.headers.get("content-type")
-        # trafilatura is CPU-heavy on large pages: keep it off the event loop.
-        text = await asyncio.to_thread(extract_text, page.body, page.url, content_type)
+        text = await _off_loop(extract_text, page.body, page.url, content_type)
     except (FetchError, ExtractError):
         return entry.text, True
     return (text if len(text) > len(entry.text) else entry.text), False
 
 
-def _drop_duplicates(pending: list[_Pending]) -> list[_Pending]:
-    """The same article reached through two feeds in one refresh is stored once."""
-    seen: set[str] = set()
-    unique: list[_Pending] = []
-    for item in pending:
-        if item.entry.canonical_url not in seen:
-            seen.add(item.entry.canonical_url)
-            unique.append(item)
-    return unique
+async def _off_loop(func: Callable[..., T], *args: object) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_PARSER, partial(func, *args))
 
 
-async def _translate(pending: Sequence[_Pending], translator: Translator) -> None:
-    """One batched call for every title and text of this refresh."""
-    todo = [p for p in pending if p.language != "und"]
-    texts = [t for p in todo for t in (p.entry.title, p.text)]
-    if not texts:
-        return
-    results = await translator.translate(texts)
-    for index, item in enumerate(todo):
-        item.translation = (results[2 * index], results[2 * index + 1])
-
-
-def _fail_pending(collected: Sequence[_Collected], pending: list[_Pending],
-                  exc: StoreError) -> list[_Pending]:
-    """Every feed with new articles fails this turn; nothing half-done is stored."""
-    failed = {p.feed.id for p in pending}
-    for item in collected:
-        if item.feed.id in failed and not item.report.error:
-            item.report.error = str(exc)
-    return []
-
-
-def _store_feed(item: _Collected, pending: Sequence[_Pending], store: Store, model: str,
-                settings: Settings, now: datetime, stories: StoryAssigner) -> list[int]:
-    """Store new articles first, then the validators: a crash in between only refetches.
-
-    A database failure (disk full, locked too long) is this feed's error; what was stored
-    before stays, and the unchanged validators make the next refresh try again. Returns the
-    ids of the articles stored.
-    """
-    stored: list[int] = []
-    try:
-        if item.report.error:
-            store.record_fetch_failure(item.feed.id, now, item.report.error,
-                                       _next_check(item, settings, now))
-            return stored
-        articles = [_article(p, model, now) for p in pending]
-        stored = store.insert_articles(articles)
-        item.report.new = len(stored)
-        item.report.untranslated = sum(1 for a in articles if a.untranslated)
-        _assign_stories(stories, articles)
-        store.record_fetch_success(item.feed.id, now, etag=item.etag,
-                                   last_modified=item.last_modified)
-    except StoreError as exc:
-        log.error("feed %s: %s", item.feed.url, exc)
-        item.report.new = len(stored)
-        item.report.error = item.report.error or str(exc)
-    return stored
-
-
-def _assign_stories(stories: StoryAssigner, articles: Sequence[Article]) -> None:
-    """Stories for the articles just stored; a bug here must not cost the feed its articles."""
-    try:
-        stories.assign([a for a in articles if a.id is not None])
-    except StoreError:
-        raise  # the database failing is this feed's error, as for any store failure
-    except Exception:
-        log.exception("story assignment failed; the articles stay on their own")
-
-
-def _prune_stories(store: Store, settings: Settings, now: datetime) -> None:
+async def _prune_stories(store: Store, settings: Settings, now: datetime) -> None:
     """Forget the story index of articles that left the window, once per refresh."""
     try:
-        prune(store, window=timedelta(hours=settings.stories.window_hours), now=now)
+        await write(partial(prune, store, window=timedelta(hours=settings.stories.window_hours),
+                            now=now))
     except StoreError as exc:
         log.warning("could not prune the story index: %s", exc)
     except Exception:
         log.exception("pruning the story index failed")
-
-
-def _next_check(item: _Collected, settings: Settings, now: datetime) -> datetime:
-    """Exponential back-off per feed, or the server's Retry-After when longer."""
-    interval = timedelta(minutes=settings.fetch.interval_minutes)
-    backoff = min(interval * (1 << min(item.feed.error_count, 10)), MAX_BACKOFF)
-    if item.retry_after:
-        backoff = max(backoff, timedelta(seconds=item.retry_after))
-    return now + backoff
-
-
-def lead_of(translation: Translation) -> str:
-    """The first one or two translated sentences of the body."""
-    sentences = [s for s in translation.sentences if s.strip()]
-    if not sentences:
-        return ""
-    count = 1 if len(sentences[0]) >= LONG_FIRST_SENTENCE else LEAD_SENTENCES
-    return " ".join(sentences[:count])
-
-
-def _article(item: _Pending, model: str, now: datetime) -> Article:
-    article = Article(
-        # Readers get the clean link: tracking parameters stripped, fragment dropped.
-        feed_id=item.feed.id, key=item.entry.key, url=item.entry.canonical_url,
-        canonical_url=item.entry.canonical_url, published=item.entry.published, fetched=now,
-        language=item.language, title_original=item.entry.title, text_original=item.text,
-    )
-    if item.translation is None:
-        article.untranslated = True
-        return article
-    title, body = item.translation
-    article.title_translated, article.text_translated = title.text, body.text
-    article.lead = lead_of(body)
-    article.model = model
-    article.untranslated = bool(title.untranslated or body.untranslated)
-    return article
