@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ from bot import refresh_windows, textnorm
 from bot.cli import ensure_model
 from bot.config import Settings, load_settings
 from bot.fetch import Fetcher, FetchSettings
-from bot.models import ModelInfo, Translation
+from bot.models import FeedState, ModelInfo, Translation
 from bot.pipeline import FeedReport, RefreshReport, refresh
 from bot.store import Store, base
 from bot.translate import EngineSettings, TranslationCache, Translator
@@ -138,6 +139,30 @@ def test_a_fast_feed_is_stored_while_a_slow_feed_holds_the_refresh_open(
     assert report.failed_feeds == 0
     assert len(report.new_article_ids) == len(set(report.new_article_ids)) == 7
     assert count(db, "untranslated = 0 AND model != ''") == 7
+
+
+def test_at_most_limit_feeds_wait_in_memory_however_slow_the_windows() -> None:
+    async def scenario() -> tuple[int, int]:
+        ready = refresh_windows.ReadyFeeds(expected=12, limit=3)
+        started = taken = most = 0
+
+        async def collect(n: int) -> refresh_windows.Collected:
+            nonlocal started, most
+            started += 1
+            most = max(most, started - taken)
+            await asyncio.sleep(0)
+            return refresh_windows.Collected(FeedState(n, f"u{n}", f"f{n}"),
+                                             FeedReport(f"f{n}", f"u{n}"))
+
+        jobs = [asyncio.create_task(ready.collect(partial(collect, n))) for n in range(12)]
+        while window := await ready.next_window():
+            taken += len(window.done)
+            for _ in range(20):  # a slow consumer: collections would run far ahead
+                await asyncio.sleep(0)
+        await asyncio.gather(*jobs)
+        return most, taken
+
+    assert asyncio.run(scenario()) == (3, 12)
 
 
 class CountingTranslator(Translator):
