@@ -18,14 +18,15 @@ from bot import __version__, console
 from bot.config import Settings, load_settings
 from bot.digest import PlainText, render_digest
 from bot.errors import ConfigError, NashraError
-from bot.fetch import Fetcher, FetchSettings
+from bot.fetch import Fetcher
 from bot.models import ModelInfo, Translation
 from bot.modelstore import ModelStore
 from bot.pipeline import RefreshReport, refresh
 from bot.search import search as search_archive
 from bot.selection import recent_stories
+from bot.stages import engine_settings, fetch_settings
 from bot.store import Store
-from bot.translate import EngineSettings, Translator
+from bot.translate import Translator
 
 T = TypeVar("T")
 EXIT_FAILURE, EXIT_CONFIG = 1, 2
@@ -83,19 +84,6 @@ def _guard(ctx: click.Context, action: Callable[[], T]) -> T:
         click.echo(f"error: {exc}", err=True)
         ctx.exit(EXIT_FAILURE)
     raise AssertionError("unreachable")
-
-
-def _engine_settings(settings: Settings) -> EngineSettings:
-    t = settings.translation
-    return EngineSettings(beam_size=t.beam_size, threads=t.threads,
-                          max_batch_tokens=t.max_batch_tokens)
-
-
-def _fetch_settings(settings: Settings) -> FetchSettings:
-    f = settings.fetch
-    return FetchSettings(timeout_seconds=f.timeout_seconds, max_bytes=f.max_bytes,
-                         concurrency=f.concurrency, per_host=f.per_host,
-                         user_agent=f.user_agent)
 
 
 def ensure_model(settings: Settings) -> ModelInfo:
@@ -157,7 +145,7 @@ def fetch(ctx: click.Context, force: bool) -> None:
 def _run_fetch(settings: Settings, force: bool) -> RefreshReport:
     model = ensure_model(settings)
     with Store(settings.database_path) as store:
-        translator = Translator(model, _engine_settings(settings), store)
+        translator = Translator(model, engine_settings(settings), store)
         try:
             return asyncio.run(_refresh_once(settings, store, translator, force))
         finally:
@@ -166,7 +154,7 @@ def _run_fetch(settings: Settings, force: bool) -> RefreshReport:
 
 async def _refresh_once(settings: Settings, store: Store, translator: Translator,
                         force: bool) -> RefreshReport:
-    async with Fetcher(_fetch_settings(settings)) as fetcher:
+    async with Fetcher(fetch_settings(settings)) as fetcher:
         return await refresh(settings, store, fetcher, translator, force=force,
                              progress=console.feed_progress_line)
 
@@ -347,7 +335,7 @@ def _translate_articles(settings: Settings,
                         articles: list[str]) -> tuple[list[Translation], Translator]:
     model = ensure_model(settings)
     with Store(settings.database_path) as store:
-        translator = Translator(model, _engine_settings(settings), store)
+        translator = Translator(model, engine_settings(settings), store)
         try:
             return translator.translate_sync(articles), translator
         finally:

@@ -18,12 +18,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from bot import PROJECT_URL, __version__
+from bot import USER_AGENT
 from bot.errors import ConfigError
 
 TOKEN_ENV = "NASHRA_TELEGRAM_TOKEN"
 CONFIG_ENV = "NASHRA_CONFIG"
-DEFAULT_USER_AGENT = f"Nashra/{__version__} (+{PROJECT_URL})"
 # Digest times are HH:MM; seconds are accepted too (tests schedule a few seconds ahead).
 TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 
@@ -58,7 +57,7 @@ class FetchSettingsConfig:
     max_bytes: int = 5_000_000
     concurrency: int = 8
     per_host: int = 2
-    user_agent: str = DEFAULT_USER_AGENT
+    user_agent: str = USER_AGENT
     max_entries: int = 50
     min_text_chars: int = 500
     allow_private: bool = False

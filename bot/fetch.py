@@ -20,6 +20,7 @@ from types import TracebackType
 
 import httpx
 
+from bot import USER_AGENT
 from bot.errors import FetchError
 from bot.httpbody import read_capped as _read_capped
 from bot.models import FetchResult
@@ -43,7 +44,7 @@ class FetchSettings:
     max_bytes: int = 5_000_000
     concurrency: int = 8
     per_host: int = 2
-    user_agent: str = "Nashra/0.1 (+https://github.com/nashra/nashra)"
+    user_agent: str = USER_AGENT
     max_redirects: int = 5
 
 

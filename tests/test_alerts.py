@@ -11,10 +11,10 @@ import pytest
 from support.offline_services import offline_services
 
 from bot.config import FeedConfig
+from bot.digests import ALERTS_PER_HOUR, queue_alerts
 from bot.models import Article
 from bot.selection import ChatFilters, plan_digest
 from bot.store import Store
-from bot.telegram.digests import ALERTS_PER_HOUR, queue_alerts
 from bot.telegram.services import Services
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot import PROJECT_URL, USER_AGENT, __version__, cli
 from bot.config import (
     Settings,
     load_settings,
     settings_from_mapping,
 )
 from bot.errors import ConfigError
+from bot.fetch import FetchSettings
+from bot.models import ModelInfo
+from bot.telegram import app
+from bot.translate import EngineSettings
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 
@@ -104,3 +111,59 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
         load_settings(str(broken), environ={})
     with pytest.raises(ConfigError, match="file not found"):
         load_settings(str(tmp_path / "absent.toml"), environ={})
+
+
+class _Built(Exception):
+    """Stops a command or the bot's start-up once its stages' settings are built."""
+
+
+def _stage_settings(monkeypatch: pytest.MonkeyPatch, module: Any,
+                    start: Any) -> tuple[FetchSettings, EngineSettings]:
+    """The settings ``module`` hands the fetcher and the translator when ``start`` runs."""
+    built: dict[str, Any] = {}
+
+    class Fetcher:
+        def __init__(self, settings: FetchSettings) -> None:
+            built["fetch"] = settings
+            if "engine" in built:
+                raise _Built
+
+    class Translator:
+        def __init__(self, _model: ModelInfo, settings: EngineSettings, _store: Any) -> None:
+            built["engine"] = settings
+            if "fetch" in built:
+                raise _Built
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(module, "Fetcher", Fetcher)
+    monkeypatch.setattr(module, "Translator", Translator)
+    with pytest.raises(_Built):
+        start()
+    return built["fetch"], built["engine"]
+
+
+def test_the_cli_and_the_bot_build_the_same_stage_settings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f'[storage]\npath = "{tmp_path / "n.db"}"\n'
+                    "[fetch]\ntimeout_seconds = 7.5\nmax_bytes = 1234\nconcurrency = 3\n"
+                    'per_host = 1\nuser_agent = "Tester/1"\n'
+                    "[translation]\nbeam_size = 2\nthreads = 3\nmax_batch_tokens = 99\n")
+    settings = load_settings(str(path), environ={})
+    model = ModelInfo("ar-en@1", "ar", "en", "1", str(tmp_path))
+    monkeypatch.setattr(cli, "ensure_model", lambda _settings: model)
+    monkeypatch.setattr(app, "Store", lambda _path: object())
+    from_cli = _stage_settings(monkeypatch, cli, lambda: cli._run_fetch(settings, False))
+    from_bot = _stage_settings(monkeypatch, app,
+                               lambda: asyncio.run(app._open(None, settings, model)))
+    assert from_cli == from_bot == (
+        FetchSettings(timeout_seconds=7.5, max_bytes=1234, concurrency=3, per_host=1,
+                      user_agent="Tester/1"),
+        EngineSettings(beam_size=2, threads=3, max_batch_tokens=99))
+
+
+def test_one_user_agent_default_names_the_project_and_version() -> None:
+    assert PROJECT_URL in USER_AGENT and __version__ in USER_AGENT
+    assert Settings().fetch.user_agent == FetchSettings().user_agent == USER_AGENT

@@ -29,9 +29,10 @@ from support.fake_telegram import FakeTelegram
 from support.feed_server import FeedServer
 
 from bot.config import load_settings
+from bot.digests import queue_digest
+from bot.due import next_due
 from bot.store.chats import SENT
-from bot.telegram.digests import queue_digest
-from bot.telegram.schedule import TICK_ENV, next_due
+from bot.telegram.schedule import TICK_ENV
 from bot.telegram.services import SERVICES_KEY, NashraApp, Services
 
 T = TypeVar("T")

@@ -13,11 +13,12 @@ import pytest
 from support.offline_services import offline_services
 
 from bot.config import FeedConfig
+from bot.digests import serve_due
+from bot.due import latest_due, next_due, next_due_after, reschedule
 from bot.models import Article, Chat
 from bot.store import Store
 from bot.store.base import _statements
 from bot.store.migrations import MIGRATIONS
-from bot.telegram.schedule import latest_due, next_due, next_due_after, reschedule, serve_due
 from bot.telegram.services import Services
 from bot.textnorm import normalize_arabic
 

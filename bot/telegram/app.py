@@ -6,13 +6,10 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     CommandHandler,
@@ -22,43 +19,30 @@ from telegram.ext import (
 
 from bot import console
 from bot.config import Settings
-from bot.fetch import Fetcher, FetchSettings
+from bot.digests import MORE_DATA
+from bot.due import reschedule
+from bot.fetch import Fetcher
 from bot.models import ModelInfo
+from bot.stages import engine_settings, fetch_settings
 from bot.store import Store
 from bot.telegram import admin, handlers, preferences, ratelimit, reading, wordlists
 from bot.telegram.delivery import Outbox
-from bot.telegram.digests import MORE_DATA, more_button
+from bot.telegram.digests import more_button
+from bot.telegram.limits import TelegramLimits
 from bot.telegram.schedule import (
-    reschedule,
     schedule_digests,
     schedule_refresh,
     stop_refresh,
     tick_interval,
 )
 from bot.telegram.services import SERVICES_KEY, NashraApp, Services
-from bot.translate import EngineSettings, Translator
+from bot.translate import Translator
 
 log = logging.getLogger(__name__)
 START_UP_RETRIES = 3
 # Opt in to python-telegram-bot's future behaviour: durations such as RetryAfter.retry_after
 # are timedeltas (delivery handles both), without a deprecation warning on every 429.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
-
-
-class SendRateLimiter(AIORateLimiter):
-    """Telegram's flood limits are about messages: only sends and edits wait their turn.
-
-    Lookups such as getChatMember (permission checks in busy groups) would otherwise queue
-    behind the 20-per-minute group limit and make the bot feel stuck.
-    """
-
-    async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Any]],
-                              args: Any, kwargs: dict[str, Any], endpoint: str,
-                              data: dict[str, Any], rate_limit_args: int | None) -> Any:
-        if not endpoint.lower().startswith(("send", "edit", "copy", "forward")):
-            return await callback(*args, **kwargs)
-        return await super().process_request(callback, args, kwargs, endpoint, data,
-                                             rate_limit_args)
 
 
 def build_application(settings: Settings, model: ModelInfo) -> NashraApp:
@@ -72,8 +56,9 @@ def build_application(settings: Settings, model: ModelInfo) -> NashraApp:
            .token(settings.telegram.token)
            .base_url(settings.telegram.api_base_url)
            .base_file_url(settings.telegram.api_base_url.replace("/bot", "/file/bot"))
-           # The outbox handles 429 itself (wait, then resend in order); no hidden retries.
-           .rate_limiter(SendRateLimiter(max_retries=0))
+           # Telegram's flood limits for every message; the outbox handles 429 itself
+           # (wait, then resend in order), so there are no hidden retries.
+           .rate_limiter(TelegramLimits())
            .post_init(post_init)
            .post_stop(_stop_work)
            .post_shutdown(_close)
@@ -107,6 +92,7 @@ def _add_handlers(app: NashraApp) -> None:
     for pattern, callback in buttons.items():
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern))
     app.add_handler(CallbackQueryHandler(handlers.unknown_button))  # forged or outdated
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.chat_migrated))
     # Posts in a channel are the channel's own content, never meant for the bot: no answer.
     people = ~filters.UpdateType.CHANNEL_POSTS
     # The tappable /read_<id> form; before the catch-all, which would call it unknown.
@@ -121,13 +107,8 @@ def _add_handlers(app: NashraApp) -> None:
 async def _open(app: NashraApp, settings: Settings, model: ModelInfo) -> None:
     """post_init: open the database, HTTP client and model; schedule; resume delivery."""
     store = Store(settings.database_path)
-    f = settings.fetch
-    fetcher = Fetcher(FetchSettings(timeout_seconds=f.timeout_seconds, max_bytes=f.max_bytes,
-                                    concurrency=f.concurrency, per_host=f.per_host,
-                                    user_agent=f.user_agent))
-    t = settings.translation
-    translator = Translator(model, EngineSettings(beam_size=t.beam_size, threads=t.threads,
-                                                  max_batch_tokens=t.max_batch_tokens), store)
+    fetcher = Fetcher(fetch_settings(settings))
+    translator = Translator(model, engine_settings(settings), store)
 
     jobs = app.job_queue
     assert jobs is not None, "python-telegram-bot needs its job-queue extra"

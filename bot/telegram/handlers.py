@@ -325,6 +325,26 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await reply(update, "I don't know that command. /help lists what I can do.")
 
 
+async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group became a supergroup: its settings, sources and words move to the new id."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.migrate_to_chat_id:
+        old, new = message.chat_id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id:
+        old, new = message.migrate_from_chat_id, message.chat_id
+    else:
+        return
+    svc = services(context)
+    svc.store.migrate_chat(old, new)  # both service messages come; the second finds nothing
+    chat = svc.store.get_chat(new)
+    if chat is not None:
+        reschedule(svc.store, chat)
+        svc.outbox.notify()  # messages queued for the old id now go to the new one
+    log.info("chat %s migrated to %s", old, new)
+
+
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any button press no other handler understands (forged, or from an old version)."""
     data = update.callback_query.data if update.callback_query else None
