@@ -269,3 +269,30 @@ def test_run_without_reachable_bot_api_stops_with_one_line(site: BotSite, tmp_pa
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("telegram: could not start: ")
     assert site.telegram.token not in result.stderr
+
+
+def test_group_upgraded_to_a_supergroup_keeps_its_settings_before_any_send(
+        site: BotSite) -> None:
+    """Telegram's migration service message moves the chat at once, not only when a send to
+    the old id fails."""
+    tg = site.telegram
+    group, supergroup, admin = -4003, -1004003, 4446
+    tg.set_admin(group, admin)
+
+    async def scenario() -> None:
+        async with running_bot(site):
+            for command in ("/subscribe", "/settings items 7", "/filter -zzzqqq"):
+                await say(tg, command, group, user_id=admin)
+            tg.push_update({"message": {
+                "message_id": 99, "date": int(time.time()),
+                "chat": {"id": group, "type": "group", "title": "Readers"},
+                "from": {"id": admin, "is_bot": False, "first_name": "Admin"},
+                "migrate_to_chat_id": supergroup}})
+            with site.store() as store:
+                await tg.wait_for_async(lambda: store.get_chat(group) is None, timeout=20)
+                moved = store.get_chat(supergroup)
+                assert moved is not None and moved.subscribed and moved.max_items == 7
+                assert store.chat_words(supergroup)
+                assert next_due(store, supergroup) is not None
+
+    run(scenario())

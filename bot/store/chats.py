@@ -287,6 +287,19 @@ class ChatQueries(Database):
             {"p": PENDING, "limit": limit})
         return [_outbox(row) for row in rows.fetchall()]
 
+    def pending_after(self, after_id: int, limit: int = 500) -> list[tuple[int, int]]:
+        """(id, chat_id) of pending messages with ids above ``after_id``, oldest first: the
+        outbox reads a long queue in steps instead of loading every text at once."""
+        rows = self._db.execute(
+            "SELECT id, chat_id FROM outbox WHERE status = :p AND id > :after "
+            "ORDER BY id LIMIT :limit", {"p": PENDING, "after": after_id, "limit": limit})
+        return [(int(row[0]), int(row[1])) for row in rows.fetchall()]
+
+    def outbox_message(self, message_id: int) -> OutboxMessage | None:
+        row = self._db.execute("SELECT * FROM outbox WHERE id = :id",
+                               {"id": message_id}).fetchone()
+        return _outbox(row) if row else None
+
     def mark_sending(self, message_id: int) -> bool:
         """pending -> sending, just before the call to Telegram; counts the attempt.
         False if the message is no longer pending (e.g. its chat was deactivated)."""

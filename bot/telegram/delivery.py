@@ -26,7 +26,7 @@ import logging
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from telegram import (
     Bot,
@@ -44,15 +44,21 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
+from telegram.ext import ExtBot
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.errors import StoreError
 from bot.models import OutboxMessage
 from bot.store import Store
+from bot.store.chats import PENDING
+from bot.telegram.lanes import FloodWatch, Lanes
+from bot.telegram.limits import BULK, TelegramLimits
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 IDLE_RECHECK_SECONDS = 30.0
+MAX_LANES = 128        # chats in flight at once: enough to keep 30 messages a second going
+SCAN_BATCH = 500       # queue entries read at a time
 MAX_NETWORK_BACKOFF = 60.0
 # Waits between attempts to record an outcome while the store fails; the last one repeats.
 RECORD_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
@@ -89,7 +95,14 @@ def _utc_now() -> datetime:
 
 
 class Outbox:
-    """A single background task that drains the outbox; ``notify()`` wakes it.
+    """Drains the outbox with up to ``lanes`` chats in flight; ``notify()`` wakes it.
+
+    Each chat has one lane: its messages go one at a time, oldest first, so a digest
+    arrives in order, while other chats' lanes go on. Pacing within Telegram's limits is
+    the bot's rate limiter's job (``limits.TelegramLimits``); sends are marked BULK so a
+    reply to a reader is let through first. A 429 holds only the chat it names, unless
+    ``FLOOD_CHATS`` different chats are told to wait within ``FLOOD_WINDOW`` seconds:
+    that is a flood wait for the whole bot, and every lane pauses.
 
     ``clock`` and ``sleep`` are injectable so tests control time instead of waiting on it.
     """
@@ -97,7 +110,8 @@ class Outbox:
     def __init__(self, bot: Bot, store: Store, admins: Sequence[int],
                  on_chat_change: Callable[[int], None] | None = None, *,
                  clock: Callable[[], datetime] = _utc_now,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 lanes: int = MAX_LANES) -> None:
         self._bot = bot
         self._store = store
         self._admins = tuple(admins)
@@ -110,9 +124,18 @@ class Outbox:
         self._network_failures = 0
         self._alerts: set[asyncio.Task[None]] = set()
         self._stopping = False
-        self._settled = asyncio.Event()  # clear while a send is unanswered or unrecorded
+        self._unsettled = 0  # sends unanswered or unrecorded
+        self._settled = asyncio.Event()
         self._settled.set()
+        self._recording = asyncio.Event()  # clear while an outcome cannot be recorded
+        self._recording.set()
+        self._failing_records = 0
         self._last_forget: datetime | None = None
+        self._lanes = Lanes(lanes)
+        self._lane_tasks: dict[int, asyncio.Task[None]] = {}
+        self._flood = FloodWatch()
+        # Outbox sends yield to replies in the bot's rate limiter (a plain Bot has none).
+        self._bulk: dict[str, Any] = {"rate_limit_args": BULK} if isinstance(bot, ExtBot) else {}
 
     def start(self) -> None:
         self._stopping = False
@@ -123,25 +146,27 @@ class Outbox:
         self._wake.set()
 
     async def stop(self) -> None:
-        """Stop between messages. A send in progress is first answered and recorded (for up
+        """Stop between messages. Sends in progress are first answered and recorded (for up
         to STOP_GRACE_SECONDS), so a clean stop leaves nothing "sending" to resend at start;
         past that, a record still failing gets one last try (see ``_record``)."""
-        if self._task is None:
+        if self._task is None and not self._lane_tasks:
             return
         self._stopping = True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._settled.wait(), STOP_GRACE_SECONDS)
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        for tasks in (list(self._lane_tasks.values()), [self._task] if self._task else []):
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         self._task = None
 
     async def drain(self) -> None:
         """Send everything pending now (used by tests and one-shot commands)."""
-        while not self._stopping and (pending := self._store.pending_messages()):
-            for message in pending:
-                if self._stopping or not await self._deliver(message):
-                    break
+        while not self._stopping:
+            self._dispatch()
+            if not self._lane_tasks:
+                return
+            await asyncio.wait(list(self._lane_tasks.values()))
 
     def forget_old_texts(self) -> int:
         """Drop the text of messages delivered over KEEP_SENT_TEXT ago; at most hourly."""
@@ -163,14 +188,51 @@ class Outbox:
         while True:
             self._wake.clear()
             try:
-                await self.drain()
+                self._dispatch()
                 self.forget_old_texts()
             except Exception:  # never let one bad turn stop delivery for good
                 log.exception("outbox turn failed; retrying shortly")
                 await self._sleep(1.0)
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), IDLE_RECHECK_SECONDS)
+            try:  # asyncio.timeout, unlike wait_for on 3.11, never swallows a cancel
+                async with asyncio.timeout(IDLE_RECHECK_SECONDS):
+                    await self._wake.wait()
+            except TimeoutError:
+                self._lanes.rescan()  # a quiet moment: look at the whole queue again
+
+    def _dispatch(self) -> None:
+        """Read more of the queue if lanes are free, and start a lane per waiting chat."""
+        if self._stopping:
+            return
+        if self._lanes.wants_more():
+            self._lanes.add(self._store.pending_after(self._lanes.cursor, SCAN_BATCH))
+        while (chat := self._lanes.next_chat()) is not None:
+            self._lane_tasks[chat] = asyncio.create_task(self._lane(chat),
+                                                         name=f"nashra-outbox-{chat}")
+
+    async def _lane(self, chat: int) -> None:
+        """One chat's messages, in order, one at a time."""
+        try:
+            while not self._stopping and (message_id := self._lanes.head(chat)) is not None:
+                await self._clear_to_send()
+                message = await self._record(f"reading message {message_id}",
+                                             lambda: self._store.outbox_message(message_id))
+                if message is None or message.status != PENDING or await self._deliver(
+                        message):
+                    self._lanes.done(chat, message_id)
+        finally:
+            self._lane_tasks.pop(chat, None)
+            self._lanes.close(chat)
+            self._wake.set()
+
+    async def _clear_to_send(self) -> None:
+        """Wait while an outcome is unrecorded or the whole bot is told to wait."""
+        while True:
+            await self._recording.wait()
+            wait = self._flood.remaining()
+            if wait <= 0:
+                return
+            await self._sleep(wait)
 
     def _resume_interrupted(self) -> int:
         """Rows still "sending" were cut off by a crash: Telegram may or may not have them.
@@ -182,11 +244,14 @@ class Outbox:
         return resumed
 
     async def _deliver(self, message: OutboxMessage) -> bool:
-        """Try one message. False means "stop this pass and start over from the oldest"."""
+        """Try one message. False means "try this message again" (after a wait, a migration
+        or a deactivation, which the next try sees)."""
         if not await self._record(f"message {message.id} as sending",
                                   lambda: self._store.mark_sending(message.id)):
             return True  # no longer pending: handled meanwhile (e.g. its chat deactivated)
+        self._unsettled += 1
         self._settled.clear()
+        settled = False
         try:
             sent = await self._send(message)
             # Accepted: from here on the message is only recorded, never sent again.
@@ -196,9 +261,16 @@ class Outbox:
                                lambda: self._store.mark_sent(message.id, sent.message_id,
                                                              accepted))
         except TelegramError as exc:
-            self._settled.set()  # a stop need not wait through a 429 or a back-off
+            settled = self._settle()  # a stop need not wait through a 429 or a back-off
             return await self._rejected(message, exc)
         finally:
+            if not settled:
+                self._settle()
+        return True
+
+    def _settle(self) -> bool:
+        self._unsettled -= 1
+        if self._unsettled == 0:
             self._settled.set()
         return True
 
@@ -209,7 +281,8 @@ class Outbox:
             return await self._bot.send_message(
                 message.chat_id, message.text, parse_mode=ParseMode.HTML,
                 message_thread_id=message.thread_id, reply_markup=keyboard(message.buttons),
-                link_preview_options=LinkPreviewOptions(is_disabled=True))
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                **self._bulk)
         except Exception:
             await self._record(f"message {message.id} as pending",
                                lambda: self._store.mark_pending(message.id))
@@ -217,9 +290,7 @@ class Outbox:
 
     async def _rejected(self, message: OutboxMessage, exc: TelegramError) -> bool:
         if isinstance(exc, RetryAfter):
-            wait = retry_seconds(exc)
-            log.warning("Telegram asked to wait %.0fs (chat %s)", wait, message.chat_id)
-            await self._sleep(wait)
+            await self._told_to_wait(message.chat_id, retry_seconds(exc))
             return False
         if isinstance(exc, ChatMigrated):
             self._store.migrate_chat(message.chat_id, exc.new_chat_id)
@@ -236,25 +307,34 @@ class Outbox:
         raise exc
 
     async def _record(self, what: str, write: Callable[[], T]) -> T:
-        """Run one store write until it succeeds. Delivery is paused meanwhile: nothing else
-        is sent while an outcome is unrecorded."""
+        """Run one store write until it succeeds. Delivery is paused meanwhile: no lane
+        sends anything while an outcome is unrecorded."""
         failures = 0
-        while True:
-            try:
-                return write()
-            except StoreError as exc:
-                wait = RECORD_BACKOFF[min(failures, len(RECORD_BACKOFF) - 1)]
-                failures += 1
-                log.error("could not record %s (%s); delivery paused, retry in %.1fs",
-                          what, exc, wait)
-                self._alert_admins_once("store", (
-                    f"Nashra could not record {what}: {exc}. Delivery is paused until the "
-                    "database accepts writes again."))
-            try:
-                await self._sleep(wait)
-            except asyncio.CancelledError:
-                self._last_try(what, write)
-                raise
+        try:
+            while True:
+                try:
+                    return write()
+                except StoreError as exc:
+                    wait = RECORD_BACKOFF[min(failures, len(RECORD_BACKOFF) - 1)]
+                    if failures == 0:
+                        self._failing_records += 1
+                        self._recording.clear()
+                    failures += 1
+                    log.error("could not record %s (%s); delivery paused, retry in %.1fs",
+                              what, exc, wait)
+                    self._alert_admins_once("store", (
+                        f"Nashra could not record {what}: {exc}. Delivery is paused until "
+                        "the database accepts writes again."))
+                try:
+                    await self._sleep(wait)
+                except asyncio.CancelledError:
+                    self._last_try(what, write)
+                    raise
+        finally:
+            if failures:
+                self._failing_records -= 1
+                if self._failing_records == 0:
+                    self._recording.set()
 
     @staticmethod
     def _last_try(what: str, write: Callable[[], object]) -> None:
@@ -264,6 +344,18 @@ class Outbox:
         except StoreError as exc:
             log.error("stopping without recording %s (%s); the message is sent again at the "
                       "next start", what, exc)
+
+    async def _told_to_wait(self, chat_id: int, wait: float) -> None:
+        """A 429: this chat's lane waits; if several chats were told to wait at once, it is
+        the whole bot's flood wait and every lane (and the rate limiter) pauses too."""
+        if self._flood.told(chat_id, wait):
+            log.warning("Telegram flood wait of %.0fs for the whole bot", wait)
+            limiter = getattr(self._bot, "rate_limiter", None)
+            if isinstance(limiter, TelegramLimits):
+                limiter.pause(wait)
+        else:
+            log.warning("Telegram asked to wait %.0fs for chat %s", wait, chat_id)
+        await self._sleep(wait)
 
     def _bad_request(self, message: OutboxMessage, exc: BadRequest) -> bool:
         text = exc.message.lower()

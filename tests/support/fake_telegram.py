@@ -44,11 +44,13 @@ loop that runs the bot - they would starve it. Inside ``asyncio.run(...)`` use t
 from __future__ import annotations
 
 import asyncio
+import collections
 import copy
 import email.parser
 import email.policy
 import itertools
 import json
+import math
 import re
 import threading
 import time
@@ -412,6 +414,24 @@ class _Poll:
 
 
 @dataclass
+class _Limits:
+    """Telegram's flood limits, when a test asks for them (``enforce_limits``)."""
+
+    overall: int
+    private: int
+    group: int
+    sent: collections.deque[float] = field(default_factory=collections.deque)
+    chats: dict[str, collections.deque[float]] = field(default_factory=dict)
+
+
+def _recent(times: collections.deque[float], now: float,
+            window: float) -> collections.deque[float]:
+    while times and times[0] <= now - window:
+        times.popleft()
+    return times
+
+
+@dataclass
 class _State:
     updates: list[JSON] = field(default_factory=list)
     calls: list[JSON] = field(default_factory=list)
@@ -458,6 +478,7 @@ class FakeTelegram:
         self._update_ids = itertools.count(1000)
         self._callback_ids = itertools.count(5_000_000_000_000_000)
         self._stopping = False
+        self._limits: _Limits | None = None
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever,
@@ -862,6 +883,7 @@ class FakeTelegram:
                 raise ApiError(404, "Not Found: method not found")
             record["method"] = entry[0]
             self._maybe_fail(method, params)
+            self._within_limits(entry[0], params, record)
             result = entry[1](params)
             status, body = 200, {"ok": True, "result": result}
         except ApiError as exc:
@@ -891,6 +913,38 @@ class FakeTelegram:
                     raise _Dropped
                 raise ApiError(failure.code, failure.description,
                                copy.deepcopy(failure.parameters))
+
+    def enforce_limits(self, overall_per_second: int = 30, private_per_second: int = 1,
+                       group_per_minute: int = 20) -> None:
+        """Answer 429 as Telegram does when a bot sends too fast: more than
+        ``overall_per_second`` messages in any second, more than ``private_per_second`` to one
+        private chat in any second, or ``group_per_minute`` to one group in any minute.
+        The call is recorded with ``limit`` = "overall" or "chat"."""
+        with self._cond:
+            self._limits = _Limits(overall_per_second, private_per_second, group_per_minute)
+
+    def _within_limits(self, method: str, params: JSON, record: JSON) -> None:
+        limits = self._limits
+        if limits is None or method == "sendChatAction" or not method.startswith(
+                ("send", "edit", "copy", "forward")):
+            return
+        now = time.monotonic()
+        key = str(params.get("chat_id"))
+        private = not key.startswith(("-", "@"))
+        window, count = (1.0, limits.private) if private else (60.0, limits.group)
+        with self._cond:
+            overall = _recent(limits.sent, now, 1.0)
+            chat = _recent(limits.chats.setdefault(key, collections.deque()), now, window)
+            if len(overall) >= limits.overall:
+                record["limit"] = "overall"
+                raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+            if len(chat) >= count:
+                record["limit"] = "chat"
+                wait = max(1, math.ceil(chat[0] + window - now))
+                raise ApiError(429, f"Too Many Requests: retry after {wait}",
+                               {"retry_after": wait})
+            overall.append(now)
+            chat.append(now)
 
     # -- state helpers (caller holds the lock) ---------------------------------------------
 
@@ -1140,7 +1194,7 @@ class FakeTelegram:
                 "message_thread_id": thread, "text": text,
                 "raw_text": params.get("text"), "parse_mode": params.get("parse_mode"),
                 "entities": entities, "reply_markup": markup, "date": message["date"],
-                "message": copy.deepcopy(message),
+                "message": copy.deepcopy(message), "time": time.time(),
             })
             self._cond.notify_all()
             return copy.deepcopy(message)
