@@ -8,7 +8,7 @@ SQLite store and is used only from the calling thread.
 Argos's own translation module is never imported: it pulls in stanza and torch. Tokenisation,
 decoding options and detokenisation follow what argostranslate 1.11 does, but batching does
 not: argostranslate runs one small batch per paragraph, while here every pending sentence of a
-call is sorted by length and cut into batches by a token budget (see :class:`_Engine`). Package
+call is sorted by length and cut into batches by a memory budget (see :class:`_Engine`). Package
 management lives in :mod:`bot.modelstore`.
 """
 
@@ -18,7 +18,7 @@ import asyncio
 import logging
 import os
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,9 +45,11 @@ MAX_ARABIC_SHARE = 0.5
 # word making up more than half of an output of at least 8 tokens.
 MAX_NGRAM, TOKEN_REPEATS, NGRAM_REPEATS, OTHER_REPEATS = 4, 4, 3, 8
 DOMINANT_MIN_TOKENS = 8
-# Each asynchronous translate_batch call gets this many batches' worth of sorted sentences:
-# enough to keep every replica busy, few enough that inputs and results held at once stay small.
-_BATCHES_PER_CHUNK = 16
+# Expected output pieces per source piece (plus a few), for the memory budget only.
+_OUTPUT_RATIO, _OUTPUT_EXTRA = 1.25, 2
+# Batches submitted per replica ahead of the results read: one running, one queued, so the
+# replicas never wait for Python and only a few batches' inputs and results are held.
+_QUEUED_PER_REPLICA = 2
 # Decoding options of argostranslate 1.11 (apply_packaged_translation).
 _DECODING: dict[str, Any] = {"num_hypotheses": 1, "length_penalty": 0.2,
                              "replace_unknowns": True, "max_decoding_length": MAX_DECODING_LENGTH}
@@ -80,8 +82,11 @@ class EngineSettings:
     ``threads`` (0 = one per usable core) is split into ``threads // intra_threads`` model
     replicas that each run one batch at a time on ``intra_threads`` threads: for a base-size
     model, parallel batches beat intra-op threads, so intra_threads 1 is the default; on one
-    core this is one sequential batch stream. ``max_batch_tokens`` bounds a batch (padded
-    source tokens), and with it the memory each running batch needs.
+    core this is one sequential batch stream. ``max_batch_tokens`` caps a batch's padded
+    source tokens. ``memory_tokens`` bounds what decoding holds: the batches running at once
+    (one per replica) together have at most this many hypothesis tokens, a batch counting
+    sentences × beam × (longest source + its expected output), so that memory neither grows
+    with the number of cores nor with the beam (see :meth:`batch_budget`).
     """
 
     beam_size: int = 4
@@ -89,12 +94,22 @@ class EngineSettings:
     intra_threads: int = 1
     max_batch_tokens: int = 512
     max_sentence_tokens: int = 200
+    memory_tokens: int = 7168
 
     def thread_split(self) -> tuple[int, int]:
         """(inter_threads, intra_threads) for ``ctranslate2.Translator``."""
         total = self.threads or usable_cores()
         intra = max(1, min(self.intra_threads, total))
         return max(1, total // intra), intra
+
+    def batch_budget(self) -> int:
+        """Hypothesis tokens one running batch may hold: ``memory_tokens`` per replica."""
+        return max(1, self.memory_tokens // self.thread_split()[0])
+
+    def batch_cost(self, sentences: int, longest: int) -> int:
+        """Hypothesis tokens of a batch of ``sentences`` whose longest has ``longest`` pieces."""
+        output = min(MAX_DECODING_LENGTH, int(longest * _OUTPUT_RATIO) + _OUTPUT_EXTRA)
+        return sentences * self.beam_size * (longest + output)
 
 
 def repetitive(tokens: Sequence[str]) -> bool:
@@ -146,9 +161,9 @@ class _Engine:
     """The loaded model and tokenizer. Created and used only in the worker thread.
 
     All sentences of a call are tokenised at once, sorted by length (longest first, so the
-    last batches are short) and fed to CTranslate2 in asynchronous chunks of
-    ``_BATCHES_PER_CHUNK`` batches, one chunk queued behind the running one: the replicas never
-    wait for Python, and only two chunks' inputs and results are held at once.
+    last batches are short) and cut into batches within both budgets of
+    :class:`EngineSettings`; each batch is an asynchronous translate_batch call of its own,
+    ``_QUEUED_PER_REPLICA`` per replica submitted ahead of the results read.
     """
 
     def __init__(self, model: ModelInfo, settings: EngineSettings) -> None:
@@ -206,34 +221,36 @@ class _Engine:
     def _decode(self, tokens: list[list[str]], options: dict[str, Any]) -> list[list[str]]:
         order = sorted(range(len(tokens)), key=lambda i: -len(tokens[i]))
         out: list[list[str]] = [[] for _ in tokens]
-        pending: list[tuple[list[int], list[Any]]] = []
-        for chunk in self._chunks(order, tokens):
-            pending.append((chunk, self._submit([tokens[i] for i in chunk], options)))
-            if len(pending) == 2:  # one chunk running, one queued behind it
-                self._collect(*pending.pop(0), out)
-        for chunk, results in pending:
-            self._collect(chunk, results, out)
+        ahead = _QUEUED_PER_REPLICA * self.settings.thread_split()[0]
+        pending: deque[tuple[list[int], list[Any]]] = deque()
+        for batch in self._batches(order, tokens):
+            pending.append((batch, self._submit([tokens[i] for i in batch], options)))
+            if len(pending) > ahead:
+                self._collect(*pending.popleft(), out)
+        while pending:
+            self._collect(*pending.popleft(), out)
         return out
 
-    def _chunks(self, order: list[int], tokens: list[list[str]]) -> Iterator[list[int]]:
-        budget = self.settings.max_batch_tokens * _BATCHES_PER_CHUNK
-        chunk: list[int] = []
-        used = 0
+    def _batches(self, order: list[int], tokens: list[list[str]]) -> Iterator[list[int]]:
+        """Runs of ``order`` (longest first, so the first is a batch's longest) within the
+        token cap and the memory budget; a sentence alone always makes a batch."""
+        s, budget = self.settings, self.settings.batch_budget()
+        batch: list[int] = []
         for i in order:
-            if chunk and used + len(tokens[i]) > budget:
-                yield chunk
-                chunk, used = [], 0
-            chunk.append(i)
-            used += len(tokens[i])
-        if chunk:
-            yield chunk
+            top = max(len(tokens[batch[0] if batch else i]), 1)
+            if batch and ((len(batch) + 1) * top > s.max_batch_tokens
+                          or s.batch_cost(len(batch) + 1, top) > budget):
+                yield batch
+                batch = []
+            batch.append(i)
+        if batch:
+            yield batch
 
     def _submit(self, batch: list[list[str]], options: dict[str, Any]) -> list[Any]:
         prefix = [[self.target_prefix]] * len(batch) if self.target_prefix else None
         return list(self.translator.translate_batch(
-            batch, target_prefix=prefix, max_batch_size=self.settings.max_batch_tokens,
-            batch_type="tokens", beam_size=self.settings.beam_size, asynchronous=True,
-            **options))
+            batch, target_prefix=prefix, max_batch_size=0, beam_size=self.settings.beam_size,
+            asynchronous=True, **options))
 
     @staticmethod
     def _collect(chunk: list[int], results: list[Any], out: list[list[str]]) -> None:

@@ -105,6 +105,33 @@ def test_thread_split_uses_every_core_for_parallel_batches() -> None:
     assert EngineSettings(threads=1, intra_threads=4).thread_split() == (1, 1)
 
 
+def test_memory_budget_is_shared_by_the_replicas_and_counts_beam_and_output() -> None:
+    one, four = EngineSettings(threads=1), EngineSettings(threads=4)
+    assert one.batch_budget() == one.memory_tokens == 4 * four.batch_budget()
+    # beam 4, 10 source pieces and an expected 14 output pieces: 4 × 24 per sentence
+    assert one.batch_cost(3, 10) == 3 * 4 * (10 + 14)
+    assert EngineSettings(beam_size=1).batch_cost(3, 10) * 4 == one.batch_cost(3, 10)
+    # a runaway expectation stops at the decoding limit
+    assert one.batch_cost(1, 1000) == 4 * (1000 + bot.translate.MAX_DECODING_LENGTH)
+
+
+def test_batches_keep_within_the_token_cap_and_the_memory_budget() -> None:
+    engine = object.__new__(bot.translate._Engine)
+    lengths = [200, 120, 60, 60, 40, 30, 30, 20, 12, 10, 10, 8, 5, 3, 1, 0] * 3
+    tokens = [["▁x"] * n for n in lengths]
+    order = sorted(range(len(tokens)), key=lambda i: -len(tokens[i]))
+    for settings in (EngineSettings(threads=2), EngineSettings(threads=4, beam_size=1),
+                     EngineSettings(threads=1, max_batch_tokens=64, memory_tokens=100)):
+        engine.settings = settings
+        batches = list(engine._batches(order, tokens))
+        assert sorted(i for b in batches for i in b) == list(range(len(tokens)))
+        for batch in batches:
+            longest = max(1, *(len(tokens[i]) for i in batch))
+            if len(batch) > 1:  # a sentence alone always goes, whatever it costs
+                assert len(batch) * longest <= settings.max_batch_tokens
+                assert settings.batch_cost(len(batch), longest) <= settings.batch_budget()
+
+
 # --- guards on real models ------------------------------------------------------------------
 
 
@@ -167,8 +194,8 @@ def test_rejected_sentences_stay_out_of_the_sqlite_cache(
 
 def test_sentences_of_all_texts_go_to_the_model_in_one_call_in_order(
         make_translator: MakeTranslator, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A budget of 24 tokens puts (nearly) one sentence per batch and 16 batches per chunk, so
-    # 40 sentences are sorted, cut into several asynchronous chunks and put back in order.
+    # A budget of 24 tokens puts (nearly) one sentence per batch, so 40 sentences are sorted,
+    # cut into many asynchronous batches (more than the 4 submitted ahead) and put back in order.
     settings = EngineSettings(beam_size=1, threads=2, max_batch_tokens=24)
     translator, _ = make_translator(settings)
     texts = [f"وصل الوفد رقم {i} إلى المدينة {'بعد رحلة طويلة ' * (i % 5)}صباح اليوم."
