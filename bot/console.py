@@ -23,7 +23,7 @@ from bot.models import FeedState, ModelInfo
 from bot.pipeline import FeedReport, RefreshReport
 from bot.search import SearchPage
 from bot.store import StoredArticle
-from bot.store.sqlite import HIGHLIGHT_END, HIGHLIGHT_START
+from bot.store.base import HIGHLIGHT_END, HIGHLIGHT_START
 
 TOKEN_ENV = "NASHRA_TELEGRAM_TOKEN"
 REDACTED = "<redacted>"

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.store import SearchRow
-from bot.store.sqlite import HIGHLIGHT_END, HIGHLIGHT_START, Ranked
+from bot.store.base import HIGHLIGHT_END, HIGHLIGHT_START, Ranked
 from bot.textnorm import arabic_ratio, normalize_arabic
 
 # Longer input is refused by the bot (query_problem) and cut to this length everywhere else.
@@ -23,6 +23,7 @@ MAX_TERMS = 12
 # Deepest result offset a caller may ask for (pages beyond are refused, never queried).
 MAX_OFFSET = 100_000
 SNIPPET_WORDS = 18
+_FOLD_RUN = 64
 _PHRASE = re.compile(r'"([^"]*)"')
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -98,7 +99,9 @@ def search(archive: Archive, text: str, *, limit: int = 10, offset: int = 0,
     """Ranked results for ``text``: all terms first; if none match, any term.
 
     Matches are ranked by id and score alone (one more than the page, to know whether
-    another page follows); only the page's articles are read, with their snippets.
+    another page follows); only the page's articles are read, with their snippets. The
+    store ranks by relevance and recency; a very common word, among its newest matches
+    only, by recency and title matches (SQLite: :mod:`bot.store.search`).
     """
     query = parse_query(text)
     now = now or datetime.now(UTC)
@@ -131,17 +134,41 @@ def arabic_snippet(text: str, words: set[str] | Sequence[str],
     (the markers' own characters are removed from ``text`` first)."""
     tokens = _unmarked(text).split()
     wanted = set(words)
-    matches = [i for i, token in enumerate(tokens)
-               if wanted & set(_WORD.findall(normalize_arabic(token).lower()))]
-    if not matches:
+    first = _first_match(tokens, wanted)
+    if first is None:
         return None
-    start = max(0, min(matches[0] - width // 3, len(tokens) - width))
+    start = max(0, min(first - width // 3, len(tokens) - width))
     window = tokens[start:start + width]
-    shown = [f"{HIGHLIGHT_START}{token}{HIGHLIGHT_END}" if start + i in matches else token
-             for i, token in enumerate(window)]
+    shown = [f"{HIGHLIGHT_START}{token}{HIGHLIGHT_END}" if _matches(token, wanted) else token
+             for token in window]
     prefix = "…" if start > 0 else ""
     suffix = "…" if start + width < len(tokens) else ""
     return prefix + " ".join(shown) + suffix
+
+
+def _matches(token: str, wanted: set[str]) -> bool:
+    return not wanted.isdisjoint(_WORD.findall(normalize_arabic(token).lower()))
+
+
+def _first_match(tokens: list[str], wanted: set[str]) -> int | None:
+    """The index of the first token holding a wanted word. Articles are long and folding
+    is slow, so runs of tokens are folded together and searched until one has a match."""
+    if not wanted:
+        return None
+    words = "|".join(re.escape(word) for word in sorted(wanted, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![^\W_])(?:{words})(?![^\W_])")
+    for begin in range(0, len(tokens), _FOLD_RUN):
+        run = tokens[begin:begin + _FOLD_RUN]
+        folded = normalize_arabic(" ".join(run)).lower()
+        match = pattern.search(folded)
+        if match is None:
+            continue
+        if folded.count(" ") == len(run) - 1:   # folding kept the tokens apart as they were
+            return begin + folded.count(" ", 0, match.start())
+        found = next((i for i, token in enumerate(run) if _matches(token, wanted)), None)
+        if found is not None:
+            return begin + found
+    return None
 
 
 def _unmarked(text: str) -> str:

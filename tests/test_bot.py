@@ -23,8 +23,9 @@ from support.bot_harness import (
 from support.fake_telegram import FakeTelegram
 from support.feed_server import FeedServer
 
+from bot.due import next_due
 from bot.telegram.handlers import COMMANDS
-from bot.telegram.schedule import TICK_ENV, next_due
+from bot.telegram.schedule import TICK_ENV
 
 T = TypeVar("T")
 GROUP = -200300

@@ -27,8 +27,9 @@ from support.bot_harness import (
 from support.fake_telegram import FakeTelegram
 from support.feed_server import FeedServer
 
+from bot.due import next_due
 from bot.store.chats import FAILED, PENDING, SENDING, SENT
-from bot.telegram.schedule import TICK_ENV, next_due
+from bot.telegram.schedule import TICK_ENV
 
 T = TypeVar("T")
 OTHER = 1002

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.search import search
 from bot.store import Store
+from bot.store import search as store_search
 from bot.store.base import _statements
 from bot.store.migrations import MIGRATIONS
 from bot.textnorm import normalize_arabic
@@ -78,3 +79,45 @@ def test_schema_5_backfills_folded_text_and_keeps_the_index(tmp_path: Path) -> N
     with Store(path) as store:
         assert [h.article.id for h in search(store, "الحكومة", now=LATER).hits] == [1]
         assert [h.article.id for h in search(store, "الوزارة", now=LATER).hits] == [2]
+
+
+def schema_6_database(path: Path) -> None:
+    """A database as schema 6 left it: two copies of one article, a month apart."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.create_function("nashra_fold", 1, normalize_arabic, deterministic=True)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for version, script in enumerate(MIGRATIONS[:6], start=1):
+        for statement in _statements(script):
+            db.execute(statement)
+        db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    db.execute("INSERT INTO feeds (url, name, created) VALUES ('https://a.example/rss', 'A', ?)",
+               (NOW,))
+    for n, published in ((1, "2026-10-20 08:00:00"), (2, NOW)):
+        db.execute(
+            "INSERT INTO articles (feed_id, entry_key, url, canonical_url, published, fetched, "
+            "language, title_original, text_original, title_translated, text_translated, lead, "
+            "model, title_folded, text_folded) VALUES (1, ?, ?, ?, ?, ?, 'ar', 'الحكومة', 'نص', "
+            "'Cabinet news', 'Text', 'Lead', 'm', 'الحكومه', 'نص')",
+            (f"k{n}", f"https://a.example/{n}", f"https://a.example/{n}", published, NOW))
+    db.execute("UPDATE articles SET story_id = id")
+    db.close()
+
+
+def test_schema_7_ranks_without_reading_article_rows(tmp_path: Path) -> None:
+    """Schema 7 indexes publication times by id for the rows already stored, and ranking
+    reads them there: the full-text index and that covering index, no article row."""
+    path = tmp_path / "old.db"
+    schema_6_database(path)
+    with Store(path) as store:
+        assert store.schema_version >= 7
+        params = {"match": '"cabinet"', "titles": '{title_translated} : ("cabinet")',
+                  "window": 10, "limit": 5, "offset": 0, "now": NOW}
+        for sql in (store_search._RANKED_NEWEST, store_search._RANKED_BM25):
+            plan = [row[3] for row in store._db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+            assert "SEARCH a USING COVERING INDEX articles_recency (id=?)" in plan, plan
+        assert [h.article.id for h in search(store, "الحكومة", now=LATER).hits] == [2, 1]
+        # SQLite keeps the index current (no trigger): a newer date moves article 1 up.
+        store._db.execute("UPDATE articles SET published = '2026-11-20 08:30:00' WHERE id = 1")
+        assert [h.article.id for h in search(store.reader(), "cabinet", now=LATER).hits] == [1, 2]
+        triggers = store._db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger'")
+        assert not [sql for (sql,) in triggers if "nashra_fold" in sql]

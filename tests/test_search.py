@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from test_store import FEEDS, NOW, make_article
 
-from bot.search import parse_query, search
+from bot.search import arabic_snippet, parse_query, search
 from bot.store import Store
-from bot.store.sqlite import HIGHLIGHT_END, HIGHLIGHT_START
+from bot.store import search as store_search
+from bot.store.base import HIGHLIGHT_END, HIGHLIGHT_START
 from bot.telegram.handlers import snippet_html
 
 
@@ -144,3 +145,37 @@ def test_snippet_html_is_always_balanced(snippet: str) -> None:
         depth += 1 if tag == "<b>" else -1
         assert depth in (0, 1), html
     assert depth == 0 and "<i>" not in html
+
+
+def test_a_common_word_is_ranked_among_its_newest_matches(
+        archive: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More matches than the window: the newest window, titles first, then by recency."""
+    monkeypatch.setattr(store_search, "SEARCH_WINDOW", 10)
+    feed = archive.feeds()[0]
+    ids = archive.insert_articles([
+        make_article(feed.id, n, title_translated=f"Oil report {n}" if n % 2 else "Markets",
+                     published=NOW - timedelta(hours=40 - n)) for n in range(10, 40)])
+    page = search(archive, "oil", limit=40, now=NOW)
+    newest = ids[:-11:-1]   # newest first, from n = 39: odd n have oil in the title too
+    assert [h.article.id for h in page.hits] == newest[::2] + newest[1::2]
+    assert not page.has_more
+    assert [h.score for h in page.hits] == sorted(h.score for h in page.hits)
+    assert archive.search_ranked('"oil"', limit=40, now=NOW) == [
+        (h.article.id, h.score) for h in page.hits]
+    last = search(archive, "oil", limit=5, offset=5, now=NOW)
+    assert last.hits == page.hits[5:] and not last.has_more
+    assert search(archive, "oil", limit=5, offset=10, now=NOW).hits == []
+    # Fewer matches than the window: all of them, by relevance and recency as before.
+    assert [h.article.id for h in search(archive, "central bank", now=NOW).hits] == [1, 2]
+
+
+def test_arabic_snippet_finds_late_matches_and_survives_ligatures() -> None:
+    filler = " ".join(f"كلمة{n}" for n in range(100))
+    snippet = arabic_snippet(f"{filler} قال البنكُ المركزيُّ اليوم", {"المركزي"})
+    assert snippet is not None and snippet.startswith("…")
+    assert f"{HIGHLIGHT_START}المركزيُّ{HIGHLIGHT_END}" in snippet
+    # U+FDFA folds to four words: the tokens are then folded one by one.
+    snippet = arabic_snippet("النبي \ufdfa قال إن المركزيَّ", {"المركزي"})
+    assert snippet == f"النبي \ufdfa قال إن {HIGHLIGHT_START}المركزيَّ{HIGHLIGHT_END}"
+    assert arabic_snippet("لا شيء هنا", {"المركزي"}) is None
+    assert arabic_snippet("لا شيء هنا", set()) is None

@@ -17,7 +17,8 @@ from support.fake_telegram import FakeTelegram
 from support.feed_server import FeedServer
 
 from bot.store import Store
-from bot.store.sqlite import Ranked, SearchReader
+from bot.store.base import Ranked
+from bot.store.search import SearchReader
 
 
 @pytest.fixture

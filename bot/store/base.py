@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 # Set by fail_fast_on_lock(): writes raise StoreBusy at once instead of waiting for the lock.
 _FAIL_FAST: ContextVar[bool] = ContextVar("nashra_store_fail_fast", default=False)
 
+# Search results, whatever the backend. Matches in a snippet are wrapped in these markers
+# (feed text holding them is stripped); a ranked match is (article id, score), lower first.
+HIGHLIGHT_START = "\ue000"
+HIGHLIGHT_END = "\ue001"
+Ranked = tuple[int, float]
+
 
 class StoreBusy(StoreError):
     """Another connection holds the write lock (raised at once under fail_fast_on_lock)."""

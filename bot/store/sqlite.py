@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import FeedConfig
-from bot.errors import StoreError
 from bot.models import Article, FeedState
-from bot.store.base import ReadConnection, chunks, optional_time, placeholders, to_db_time
+from bot.store.base import Ranked, chunks, optional_time, placeholders, to_db_time
 from bot.store.chats import ChatQueries
 from bot.store.records import ARTICLE_COLUMNS, SearchRow, StoredArticle, stored_article
+from bot.store.search import SearchReader, match_exists, rank, read_hits
 from bot.store.stories import StoryQueries
 from bot.textnorm import normalize_arabic
-
-# Matches in a search snippet are wrapped in these (feed text holding them is stripped).
-HIGHLIGHT_START = "\ue000"
-HIGHLIGHT_END = "\ue001"
-# A ranked search match: (article id, score).
-Ranked = tuple[int, float]
 
 
 class Store(ChatQueries, StoryQueries):
@@ -205,20 +198,21 @@ class Store(ChatQueries, StoryQueries):
 
     def search_exists(self, match: str) -> bool:
         """Whether an already escaped FTS5 expression matches any article."""
-        return _match_exists(self._db, match)
+        return match_exists(self._db, match)
 
     def search_ranked(self, match: str, *, limit: int, offset: int = 0,
                       now: datetime) -> list[Ranked]:
         """(article id, score) of one page of matches, best first; no article is read."""
-        return _rank(self._db, match, limit=limit, offset=offset, now=now)
+        return rank(self._db, match, limit=limit, offset=offset, now=now)
 
     def search_hits(self, match: str, ranked: Sequence[Ranked]) -> list[SearchRow]:
         """The articles and snippets of ``ranked``, in its order."""
-        return _read_hits(self._db, match, ranked)
+        return read_hits(self._db, match, ranked)
 
     def search_articles(self, match: str, *, limit: int, offset: int = 0,
                         now: datetime) -> list[SearchRow]:
-        """Rank, then read the page: bm25 with a boost for recent articles."""
+        """Rank, then read the page: bm25 with a boost for recent articles, among the
+        newest matches (see :mod:`bot.store.search`)."""
         return self.search_hits(match, self.search_ranked(match, limit=limit, offset=offset,
                                                           now=now))
 
@@ -258,106 +252,6 @@ VALUES (:feed_id, :key, :url, :canonical_url, :published, :fetched, :language,
         :title_original, :text_original, :title_translated, :text_translated, :lead,
         :model, :untranslated, :title_folded, :text_folded)
 ON CONFLICT DO NOTHING
-"""
-
-
-class SearchReader:
-    """The search steps on the store's read-only connection (see ``Store.reader``)."""
-
-    def __init__(self, connection: ReadConnection) -> None:
-        self._connection = connection
-
-    def search_exists(self, match: str) -> bool:
-        with self._connection.use() as db:
-            return _match_exists(db, match)
-
-    def search_ranked(self, match: str, *, limit: int, offset: int = 0,
-                      now: datetime) -> list[Ranked]:
-        with self._connection.use() as db:
-            return _rank(db, match, limit=limit, offset=offset, now=now)
-
-    def search_hits(self, match: str, ranked: Sequence[Ranked]) -> list[SearchRow]:
-        with self._connection.use() as db:
-            return _read_hits(db, match, ranked)
-
-
-def _match_exists(db: sqlite3.Connection, match: str) -> bool:
-    return _search(db, _SEARCH_EXISTS, {"match": match}).fetchone() is not None
-
-
-def _rank(db: sqlite3.Connection, match: str, *, limit: int, offset: int,
-          now: datetime) -> list[Ranked]:
-    params = {"match": match, "limit": limit, "offset": offset, "now": to_db_time(now)}
-    return [(row["id"], row["score"]) for row in _search(db, _SEARCH_RANKED, params)]
-
-
-def _read_hits(db: sqlite3.Connection, match: str, ranked: Sequence[Ranked]) -> list[SearchRow]:
-    """Read the ranked articles with snippets (snippet() needs the MATCH in its query).
-
-    The snippet markers are random for each call, so text in an article cannot forge
-    them; the constant markers are stripped from the text before they replace them.
-    """
-    start, end = _snippet_markers()
-    found: dict[int, SearchRow] = {}
-    for chunk in chunks(list(dict(ranked).items())):
-        marks, params = placeholders("r", [article_id for article_id, _score in chunk])
-        params.update({"match": match, "hs": start, "he": end})
-        scores = dict(chunk)
-        for row in _search(db, _SEARCH_HITS.format(ids=marks), params):
-            snippet = _highlighted(row["snippet"], start, end)
-            found[row["id"]] = SearchRow(stored_article(row), snippet, scores[row["id"]])
-    return [found[article_id] for article_id, _score in ranked if article_id in found]
-
-
-def _search(db: sqlite3.Connection, sql: str, params: Mapping[str, Any]) -> sqlite3.Cursor:
-    try:
-        return db.execute(sql, params)
-    except sqlite3.OperationalError as exc:
-        raise StoreError(f"search failed: {exc}") from exc
-
-
-def _snippet_markers() -> tuple[str, str]:
-    nonce = secrets.token_hex(8)
-    return f"\x1e{nonce}[", f"]{nonce}\x1e"
-
-
-def _highlighted(snippet: str, start: str, end: str) -> str:
-    plain = snippet.replace(HIGHLIGHT_START, "").replace(HIGHLIGHT_END, "")
-    return plain.replace(start, HIGHLIGHT_START).replace(end, HIGHLIGHT_END)
-
-
-_SEARCH_EXISTS = """
-SELECT 1
-FROM articles_fts
-JOIN articles a ON a.id = articles_fts.rowid
-JOIN feeds f ON f.id = a.feed_id
-WHERE articles_fts MATCH :match
-LIMIT 1
-"""
-
-# bm25 weights: translated title, translated text, Arabic title, Arabic text. The recency
-# factor runs from 2 (published now) towards 1 (weeks old); bm25 is negative, lower is better.
-# Only ids and scores: the articles and snippets of the page shown are read afterwards.
-_SEARCH_RANKED = """
-SELECT articles_fts.rowid AS id,
-       bm25(articles_fts, 8.0, 1.0, 6.0, 1.0)
-         * (1.0 + 1.0 / (1.0 + MAX(julianday(:now) - julianday(a.published), 0) / 3.0))
-         AS score
-FROM articles_fts
-JOIN articles a ON a.id = articles_fts.rowid
-JOIN feeds f ON f.id = a.feed_id
-WHERE articles_fts MATCH :match
-ORDER BY score
-LIMIT :limit OFFSET :offset
-"""
-
-_SEARCH_HITS = f"""
-SELECT {ARTICLE_COLUMNS},
-       snippet(articles_fts, -1, :hs, :he, '…', 16) AS snippet
-FROM articles_fts
-JOIN articles a ON a.id = articles_fts.rowid
-JOIN feeds f ON f.id = a.feed_id
-WHERE articles_fts MATCH :match AND articles_fts.rowid IN ({{ids}})
 """
 
 

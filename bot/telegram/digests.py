@@ -12,7 +12,7 @@ from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.digests import queue_digest as queue_digest  # the handlers use it from here
+from bot.digests import queue_digest
 from bot.models import Chat
 from bot.telegram.common import answer, current_chat
 from bot.telegram.services import services

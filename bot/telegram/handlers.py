@@ -16,8 +16,10 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.digest import isolate
+from bot.digests import queue_digest
+from bot.due import reschedule
 from bot.search import MAX_OFFSET, SearchPage, query_problem, search
-from bot.store.sqlite import HIGHLIGHT_END, HIGHLIGHT_START
+from bot.store.base import HIGHLIGHT_END, HIGHLIGHT_START
 from bot.telegram.common import (
     CHANNEL_NAME,
     INVALID_BUTTON,
@@ -33,8 +35,7 @@ from bot.telegram.common import (
     refuse_unless_manager,
     reply,
 )
-from bot.telegram.digests import asked_here, queue_digest
-from bot.telegram.schedule import reschedule
+from bot.telegram.digests import asked_here
 from bot.telegram.services import services
 
 log = logging.getLogger(__name__)

@@ -24,6 +24,7 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.config import TIME_PATTERN
+from bot.due import reschedule
 from bot.models import Chat
 from bot.telegram.common import (
     INVALID_BUTTON,
@@ -44,7 +45,6 @@ from bot.telegram.common import (
 )
 from bot.telegram.handlers import schedule_text
 from bot.telegram.paging import LABEL_CHARS, Button, listed, page_of, paged, rows, show_page
-from bot.telegram.schedule import reschedule
 from bot.telegram.services import services
 
 TIME_PRESETS = ("06:00", "07:00", "08:00", "12:00", "18:00", "20:00", "22:00")

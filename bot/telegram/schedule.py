@@ -19,8 +19,6 @@ from datetime import UTC, datetime, timedelta
 from telegram.ext import ContextTypes, JobQueue
 
 from bot.digests import queue_alerts, serve_batches
-from bot.due import next_due as next_due  # the handlers and bot tests use these from here
-from bot.due import reschedule as reschedule
 from bot.pipeline import refresh
 from bot.telegram.services import Services, services
 
