@@ -150,7 +150,7 @@ def _query_form(token: str) -> str:
     return token
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=16384)  # more than a 48-hour window's titles and texts
 def _tokens(text: str) -> tuple[str, ...]:
     # Digests check many chats' words against the same articles: tokenise each text once.
     return tuple(words(text))

@@ -34,7 +34,7 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 MORE_DATA = "more"  # callback data of the "next stories" button under a digest
 ALERTS_PER_HOUR = 10
-BATCH = 500  # due chats read per query; the event loop runs other work between batches
+BATCH = 500  # due chats read per query (the event loop runs other work between chats)
 
 
 class Notifier(Protocol):
@@ -143,13 +143,15 @@ def serve_due(svc: DigestServices, now: datetime) -> int:
 
 
 def serve_batches(svc: DigestServices, now: datetime, size: int = BATCH) -> Iterator[int]:
-    """Serve the due chats ``size`` at a time, earliest first; yields each batch's count.
+    """Serve the due chats, read ``size`` at a time, earliest first; yields after each chat
+    (the count it queued), so the caller can let other work run between chats.
 
     Each chat leaves the due range once served; reading on after the last chat of the batch
     also steps past one whose digest failed (it is tried again at the next tick)."""
     after: tuple[datetime, int] | None = None
     while chats := svc.store.due_chats(now, after=after, limit=size):
-        yield sum(_serve_safely(svc, chat, now) for chat in chats)
+        for chat in chats:
+            yield _serve_safely(svc, chat, now)
         last = chats[-1]
         assert last.next_due_at is not None
         after = (last.next_due_at, last.id)

@@ -56,7 +56,8 @@ def to_db_time(moment: datetime) -> str:
 
 
 def from_db_time(text: str) -> datetime:
-    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+    # fromisoformat reads _TIME_FORMAT ~20x faster than strptime (digests parse many dates)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def optional_time(text: str | None) -> datetime | None:

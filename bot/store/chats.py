@@ -189,7 +189,10 @@ class ChatQueries(Database):
         return [(row[0], row[1]) for row in rows.fetchall()]
 
     def _first_id_since(self, moment: datetime) -> int:
-        row = self._db.execute("SELECT MIN(id) FROM articles WHERE fetched >= :t",
+        # MIN(+id), not MIN(id): with a bare MIN(id) SQLite walks the rowid upwards until a
+        # row is recent enough, i.e. through the whole archive (ids grow with fetch time);
+        # "+" turns that off, so it reads the recent range of the ``fetched`` index instead.
+        row = self._db.execute("SELECT MIN(+id) FROM articles WHERE fetched >= :t",
                                {"t": to_db_time(moment)}).fetchone()
         return int(row[0]) if row[0] is not None else 0
 

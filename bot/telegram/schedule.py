@@ -91,7 +91,7 @@ def schedule_digests(queue: Jobs, interval: timedelta = TICK) -> None:
 
 
 async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Serve every chat due now; other handlers and delivery run between batches."""
+    """Serve every chat due now; other handlers and delivery run between chats."""
     svc = services(context)
     for _served in serve_batches(svc, datetime.now(UTC)):
         await asyncio.sleep(0)
