@@ -28,7 +28,14 @@ from bot.digest import TelegramHTML, render_alert, render_digest
 from bot.due import latest_due, next_due_after
 from bot.errors import StoreError
 from bot.models import Chat
-from bot.selection import ChatFilters, Story, build_stories, plan_digest, story_texts
+from bot.selection import (
+    ChatFilters,
+    SharedStories,
+    Story,
+    build_stories,
+    plan_digest,
+    story_texts,
+)
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -61,16 +68,18 @@ def chat_filters(store: Store, chat_id: int) -> ChatFilters:
 
 
 def queue_digest(svc: DigestServices, chat: Chat, now: datetime, *,
-                 due: datetime | None = None, more_page: bool = False) -> int:
+                 due: datetime | None = None, more_page: bool = False,
+                 shared: SharedStories | None = None) -> int:
     """Write the chat's next digest to the outbox; returns how many stories it holds.
 
     Stories are those the chat has not been sent (nothing is lost to a refresh running at
     the same time), ranked, at most the chat's item count; the rest are announced with a
-    button for the next page. ``due`` is the scheduled time this digest serves.
+    button for the next page. ``due`` is the scheduled time this digest serves; ``shared``
+    holds stories already read for other chats in the same tick.
     """
     max_age = timedelta(hours=svc.settings.digest.max_age_hours)
     plan = plan_digest(svc.store, chat, chat_filters(svc.store, chat.id), now=now,
-                       max_age=max_age)
+                       max_age=max_age, shared=shared)
     if not plan.shown:
         svc.store.advance_chat(chat.id, watermark=plan.watermark, due=due)
         return 0
@@ -149,17 +158,19 @@ def serve_batches(svc: DigestServices, now: datetime, size: int = BATCH) -> Iter
     Each chat leaves the due range once served; reading on after the last chat of the batch
     also steps past one whose digest failed (it is tried again at the next tick)."""
     after: tuple[datetime, int] | None = None
+    shared = SharedStories(svc.store)
     while chats := svc.store.due_chats(now, after=after, limit=size):
         for chat in chats:
-            yield _serve_safely(svc, chat, now)
+            yield _serve_safely(svc, chat, now, shared)
         last = chats[-1]
         assert last.next_due_at is not None
         after = (last.next_due_at, last.id)
 
 
-def _serve_safely(svc: DigestServices, chat: Chat, now: datetime) -> int:
+def _serve_safely(svc: DigestServices, chat: Chat, now: datetime,
+                  shared: SharedStories) -> int:
     try:
-        return serve_chat(svc, chat, now)
+        return serve_chat(svc, chat, now, shared)
     except StoreError:
         raise  # the database refuses: every other chat would fail the same way
     except Exception:
@@ -167,7 +178,8 @@ def _serve_safely(svc: DigestServices, chat: Chat, now: datetime) -> int:
         return 0
 
 
-def serve_chat(svc: DigestServices, chat: Chat, now: datetime) -> int:
+def serve_chat(svc: DigestServices, chat: Chat, now: datetime,
+               shared: SharedStories | None = None) -> int:
     """Queue the digest of the chat's latest due time unless it is too old or served
     already, then store its next time. Returns 1 if a due time was served."""
     due = latest_due(chat, now)
@@ -175,7 +187,7 @@ def serve_chat(svc: DigestServices, chat: Chat, now: datetime) -> int:
     served = 0
     if due is not None and not _handled(chat, due):
         if now - due <= grace:
-            queue_digest(svc, chat, now, due=due)
+            queue_digest(svc, chat, now, due=due, shared=shared)
             served = 1
         else:
             log.debug("chat %s: the %s digest is too late; the next one covers the gap",

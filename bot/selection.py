@@ -98,13 +98,34 @@ def rank(stories: Iterable[Story]) -> list[Story]:
     return sorted(stories, key=lambda s: (-s.outlets, -s.newest.timestamp(), -s.id))
 
 
+class SharedStories:
+    """Stories' articles read once and shared by every chat served in one digest tick
+    (10,000 chats due together have mostly the same candidates). A story is read again
+    when a candidate article is not among what was read: one joined it meanwhile."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._articles: dict[int, list[StoredArticle]] = {}
+        self._ids: dict[int, set[int]] = {}
+
+    def articles(self, candidates: Sequence[tuple[int, int]]) -> dict[int, list[StoredArticle]]:
+        stale = {story for article, story in candidates
+                 if article not in self._ids.get(story, ())}
+        if stale:
+            for story, articles in self._store.story_articles(sorted(stale)).items():
+                self._articles[story] = articles
+                self._ids[story] = {a.id for a in articles}
+        wanted = dict.fromkeys(story for _article, story in candidates)
+        return {story: self._articles[story] for story in wanted if story in self._articles}
+
+
 def plan_digest(store: Store, chat: Chat, filters: ChatFilters, *, now: datetime,
-                max_age: timedelta) -> DigestPlan:
+                max_age: timedelta, shared: SharedStories | None = None) -> DigestPlan:
     """The top ``chat.max_items`` unsent stories for ``chat``, and what remains."""
     candidates = store.digest_candidates(chat, expiry=now - max_age)
     if not candidates:
         return DigestPlan([], 0, None)
-    grouped = store.story_articles([story for _article, story in candidates])
+    grouped = (shared or SharedStories(store)).articles(candidates)
     stories = rank(s for s in build_stories(grouped, chat.excluded_feeds) if filters.admits(s))
     shown, rest = stories[:chat.max_items], stories[chat.max_items:]
     return DigestPlan(shown, len(rest), _next_watermark(candidates, rest))

@@ -3,7 +3,7 @@ filters — on a real SQLite file."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,8 +11,8 @@ import pytest
 
 from bot.config import FeedConfig
 from bot.models import Article, Chat
-from bot.selection import ChatFilters, plan_digest, rank, recent_stories
-from bot.store import Store
+from bot.selection import ChatFilters, SharedStories, plan_digest, rank, recent_stories
+from bot.store import Store, StoredArticle
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 MAX_AGE = timedelta(hours=48)
@@ -141,3 +141,37 @@ def test_include_and_exclude_words(store: Store) -> None:
     # Filtered-out stories are passed over for good, not offered again.
     assert send(store, NOW + timedelta(minutes=1)) == []
     assert both not in send(store, NOW + timedelta(minutes=2))
+
+
+class CountingStore(Store):
+    """Records which stories each story_articles call reads."""
+
+    reads: list[list[int]]
+
+    def story_articles(self, story_ids: Sequence[int]) -> dict[int, list[StoredArticle]]:
+        self.reads = [*getattr(self, "reads", []), list(story_ids)]
+        return super().story_articles(story_ids)
+
+
+def test_one_tick_reads_each_story_once_for_all_chats_and_again_when_one_grows(
+        tmp_path: Path) -> None:
+    with CountingStore(tmp_path / "nashra.db") as store:
+        store.sync_feeds([FeedConfig(f"https://feed{n}.example/rss", f"Outlet {n}")
+                          for n in range(1, 4)], NOW)
+        chats = []
+        for chat_id in (1, 2, 3):
+            chats.append(store.ensure_chat(chat_id, "private", "r", times=("08:00",),
+                                           timezone="UTC", max_items=5, now=NOW))
+        first, second = add(store, 1, feed=1), add(store, 2, feed=2)
+        shared = SharedStories(store)
+        plans = [plan_digest(store, c, EVERYTHING, now=NOW, max_age=MAX_AGE, shared=shared)
+                 for c in chats[:2]]
+        assert store.reads == [sorted([first, second])]  # one read for both chats
+        later = add(store, 3, feed=3)
+        join(store, later, first)  # an outlet joins the story between two chats
+        plan = plan_digest(store, chats[2], EVERYTHING, now=NOW, max_age=MAX_AGE,
+                           shared=shared)
+    assert store.reads[1:] == [[first]]  # only the story that grew is read again
+    assert [sorted(s.id for s in p.shown) for p in plans] == [[first, second]] * 2
+    grown = next(s for s in plan.shown if s.id == first)
+    assert sorted(a.id for a in grown.articles) == [first, later]
