@@ -123,12 +123,14 @@ def find_word(words: Sequence[str], texts: Sequence[str]) -> str | None:
     queries = _compile(tuple(words))
     if not queries:
         return None
-    indexes = [[_forms(token) for token in _tokens(text)] for text in texts]
-    present: set[str] = set().union(*(forms for index in indexes for forms in index))
+    present: set[str] = set()
+    for text in texts:  # each distinct token once: digests test many chats' words this way
+        present.update(*map(_forms, set(_tokens(text))))
     for original, query in queries:
         if not all(token in present for token in query):
             continue
-        if len(query) == 1 or any(_has_sequence(index, query) for index in indexes):
+        if len(query) == 1 or any(_has_sequence([_forms(token) for token in _tokens(text)],
+                                                query) for text in texts):
             return original
     return None
 
