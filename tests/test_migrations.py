@@ -9,25 +9,19 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from support.old_schema import database_at_schema
+
 from bot.search import search
 from bot.store import Store
 from bot.store import search as store_search
-from bot.store.base import _statements
 from bot.store.migrations import MIGRATIONS
-from bot.textnorm import normalize_arabic
 
 NOW = "2026-11-20 08:00:00"
 LATER = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
 def schema_3_database(path: Path) -> None:
-    db = sqlite3.connect(path, isolation_level=None)
-    db.create_function("nashra_fold", 1, normalize_arabic, deterministic=True)
-    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-    for version, script in enumerate(MIGRATIONS[:3], start=1):
-        for statement in _statements(script):
-            db.execute(statement)
-        db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    db = database_at_schema(path, 3)
     db.execute("INSERT INTO feeds (url, name, created) VALUES ('https://a.example/rss', 'A', ?)",
                (NOW,))
     for n in (1, 2, 3):
@@ -83,13 +77,7 @@ def test_schema_5_backfills_folded_text_and_keeps_the_index(tmp_path: Path) -> N
 
 def schema_6_database(path: Path) -> None:
     """A database as schema 6 left it: two copies of one article, a month apart."""
-    db = sqlite3.connect(path, isolation_level=None)
-    db.create_function("nashra_fold", 1, normalize_arabic, deterministic=True)
-    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-    for version, script in enumerate(MIGRATIONS[:6], start=1):
-        for statement in _statements(script):
-            db.execute(statement)
-        db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    db = database_at_schema(path, 6)
     db.execute("INSERT INTO feeds (url, name, created) VALUES ('https://a.example/rss', 'A', ?)",
                (NOW,))
     for n, published in ((1, "2026-10-20 08:00:00"), (2, NOW)):

@@ -4,23 +4,20 @@ serving and storing the next time, and the schema 6 backfill."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from support.offline_services import offline_services
+from support.old_schema import database_at_schema
 
 from bot.config import FeedConfig
 from bot.digests import serve_due
 from bot.due import latest_due, next_due, next_due_after, reschedule
 from bot.models import Article, Chat
 from bot.store import Store
-from bot.store.base import _statements
-from bot.store.migrations import MIGRATIONS
 from bot.telegram.services import Services
-from bot.textnorm import normalize_arabic
 
 CHAT = 5151
 FEED = FeedConfig("https://feed.example/rss", "Outlet")
@@ -205,13 +202,7 @@ def test_schema_6_makes_subscribed_chats_due_and_the_first_tick_catches_up(
         tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     now = datetime.now(UTC).replace(microsecond=0)
-    db = sqlite3.connect(path, isolation_level=None)
-    db.create_function("nashra_fold", 1, normalize_arabic, deterministic=True)
-    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-    for version, script in enumerate(MIGRATIONS[:5], start=1):
-        for statement in _statements(script):
-            db.execute(statement)
-        db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    db = database_at_schema(path, 5)
     day_ago = (now - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
     for chat_id, late, subscribed in ((1, 10, 1), (2, 120, 1), (3, 10, 0)):
         db.execute("INSERT INTO chats (id, type, times, timezone, max_items, created, "
