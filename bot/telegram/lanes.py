@@ -75,10 +75,6 @@ class Lanes:
         else:
             self._queued.pop(chat, None)
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._open)
-
 
 class FloodWatch:
     """Tells a 429 for one chat from a flood wait for the whole bot: Telegram's answer
