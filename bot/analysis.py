@@ -120,22 +120,32 @@ def find_word(words: Sequence[str], texts: Sequence[str]) -> str | None:
     clitic prefixes (حكومة matches والحكومة and للحكومة). A multi-word entry must match
     consecutive words. Entries are tokenised, never compiled as patterns.
     """
-    queries = _compile(tuple(words))
-    if not queries:
+    return TextIndex(texts).find(words) if _compile(tuple(words)) else None
+
+
+class TextIndex:
+    """Texts' word forms, gathered once for many :meth:`find` calls (a digest tick tests
+    every chat's filter words against the same stories)."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self._texts = tuple(texts)
+        present: set[str] = set()
+        for text in self._texts:
+            present.update(*map(_forms, set(_tokens(text))))
+        self._present = present
+
+    def find(self, words: Sequence[str]) -> str | None:
+        """What :func:`find_word` returns for these texts."""
+        for original, query in _compile(tuple(words)):
+            if not all(token in self._present for token in query):
+                continue
+            if len(query) == 1 or any(_has_sequence([_forms(token) for token in _tokens(text)],
+                                                    query) for text in self._texts):
+                return original
         return None
-    present: set[str] = set()
-    for text in texts:  # each distinct token once: digests test many chats' words this way
-        present.update(*map(_forms, set(_tokens(text))))
-    for original, query in queries:
-        if not all(token in present for token in query):
-            continue
-        if len(query) == 1 or any(_has_sequence([_forms(token) for token in _tokens(text)],
-                                                query) for text in texts):
-            return original
-    return None
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=4096)  # the distinct word lists of a tick's chats
 def _compile(entries: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     compiled: list[tuple[str, tuple[str, ...]]] = []
     for entry in entries:

@@ -8,6 +8,7 @@ with the same wording; only markup and escaping differ. An item is a story (see
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -18,6 +19,7 @@ from bot.store import StoredArticle
 
 TELEGRAM_LIMIT = 4096
 MAX_LEAD_CHARS = 320
+_TAG = re.compile("<[^>]*>?")  # our markup escapes every < of the text: one starts a tag
 FSI, PDI = "\u2068", "\u2069"   # first-strong isolate: Arabic names inside English lines
 
 
@@ -182,15 +184,7 @@ def visible_length(block: str, markup: Markup) -> int:
 
 
 def _strip_tags(text: str) -> str:
-    out, inside = [], False
-    for ch in text:
-        if ch == "<":
-            inside = True
-        elif ch == ">" and inside:
-            inside = False
-        elif not inside:
-            out.append(ch)
-    return "".join(out)
+    return _TAG.sub("", text)
 
 
 def pack_blocks(blocks: Sequence[str], limit: int, markup: Markup) -> list[str]:

@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.analysis import find_word
 from bot.config import Settings
 from bot.digest import TelegramHTML, render_alert, render_digest
 from bot.due import latest_due, next_due_after
@@ -34,7 +33,6 @@ from bot.selection import (
     Story,
     build_stories,
     plan_digest,
-    story_texts,
 )
 from bot.store import Store
 
@@ -128,12 +126,13 @@ def _alert_chat(store: Store, chat: Chat, words: list[str], stories: list[Story]
     budget = ALERTS_PER_HOUR - store.count_recent(chat.id, "alert", now - timedelta(hours=1))
     if budget <= 0:
         return 0
-    mine = build_stories({s.id: s.articles for s in stories}, chat.excluded_feeds)
+    skip = set(chat.excluded_feeds)
+    mine = [story for story in (s.without(skip) for s in stories) if story is not None]
     sent = store.stories_sent(chat.id, [s.id for s in mine])
     filters = ChatFilters(exclude=chat_filters(store, chat.id).exclude)
     queued = 0
     for story in sorted(mine, key=lambda s: s.newest):
-        word = find_word(words, story_texts(story))
+        word = story.words.find(words)
         if queued >= budget or word is None or story.id in sent or not filters.admits(story):
             continue
         text = render_alert(story, word, TelegramHTML(), now=now)

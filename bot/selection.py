@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
-from bot.analysis import find_word
+from bot.analysis import TextIndex
 from bot.models import Chat
 from bot.store import Store, StoredArticle
 
@@ -51,6 +52,23 @@ class Story:
     def newest(self) -> datetime:
         return max(a.published for a in self.articles)
 
+    @cached_property
+    def words(self) -> TextIndex:
+        """The story's words for filters and alerts (built once, on first use)."""
+        return TextIndex(story_texts(self))
+
+    @cached_property
+    def rank_key(self) -> tuple[int, float, int]:
+        """Most outlets first, then the newest, then the latest stored."""
+        return (-self.outlets, -self.newest.timestamp(), -self.id)
+
+    def without(self, feeds: set[int]) -> Story | None:
+        """The story without the articles of ``feeds`` (itself when it has none of them)."""
+        if not feeds or not any(a.feed_id in feeds for a in self.articles):
+            return self
+        kept = tuple(a for a in self.articles if a.feed_id not in feeds)
+        return Story(self.id, kept) if kept else None
+
 
 @dataclass(frozen=True)
 class ChatFilters:
@@ -60,10 +78,9 @@ class ChatFilters:
     exclude: tuple[str, ...] = ()
 
     def admits(self, story: Story) -> bool:
-        texts = story_texts(story)
-        if self.exclude and find_word(self.exclude, texts):
+        if self.exclude and story.words.find(self.exclude):
             return False
-        return not self.include or find_word(self.include, texts) is not None
+        return not self.include or story.words.find(self.include) is not None
 
 
 @dataclass(frozen=True)
@@ -85,38 +102,41 @@ def build_stories(grouped: Mapping[int, Sequence[StoredArticle]],
                   excluded_feeds: Iterable[int] = ()) -> list[Story]:
     """Stories from ``story id → articles``, without the articles of excluded sources."""
     skip = set(excluded_feeds)
-    stories = []
-    for story_id, articles in grouped.items():
-        kept = tuple(a for a in articles if a.feed_id not in skip)
-        if kept:
-            stories.append(Story(story_id, kept))
-    return stories
+    stories = (Story(story_id, tuple(articles)).without(skip)
+               for story_id, articles in grouped.items() if articles)
+    return [story for story in stories if story is not None]
 
 
 def rank(stories: Iterable[Story]) -> list[Story]:
     """Most outlets first, then the newest, then the latest stored."""
-    return sorted(stories, key=lambda s: (-s.outlets, -s.newest.timestamp(), -s.id))
+    return sorted(stories, key=lambda s: s.rank_key)
 
 
 class SharedStories:
-    """Stories' articles read once and shared by every chat served in one digest tick
-    (10,000 chats due together have mostly the same candidates). A story is read again
-    when a candidate article is not among what was read: one joined it meanwhile."""
+    """Stories read once and shared by every chat served in one digest tick (10,000 chats
+    due together have mostly the same candidates), with what filters and ranking compute
+    about them. A story is read again when a candidate article is not among what was read:
+    one joined it meanwhile."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._articles: dict[int, list[StoredArticle]] = {}
+        self._stories: dict[int, Story] = {}
         self._ids: dict[int, set[int]] = {}
 
-    def articles(self, candidates: Sequence[tuple[int, int]]) -> dict[int, list[StoredArticle]]:
+    def stories(self, candidates: Sequence[tuple[int, int]],
+                excluded_feeds: Iterable[int] = ()) -> list[Story]:
+        """The stories of ``candidates`` (article id, story id), without excluded sources."""
         stale = {story for article, story in candidates
                  if article not in self._ids.get(story, ())}
         if stale:
-            for story, articles in self._store.story_articles(sorted(stale)).items():
-                self._articles[story] = articles
-                self._ids[story] = {a.id for a in articles}
-        wanted = dict.fromkeys(story for _article, story in candidates)
-        return {story: self._articles[story] for story in wanted if story in self._articles}
+            for story_id, articles in self._store.story_articles(sorted(stale)).items():
+                self._stories[story_id] = Story(story_id, tuple(articles))
+                self._ids[story_id] = {a.id for a in articles}
+        skip = set(excluded_feeds)
+        wanted = (self._stories.get(story) for story in
+                  dict.fromkeys(story for _article, story in candidates))
+        kept = (story.without(skip) for story in wanted if story is not None)
+        return [story for story in kept if story is not None]
 
 
 def plan_digest(store: Store, chat: Chat, filters: ChatFilters, *, now: datetime,
@@ -125,8 +145,8 @@ def plan_digest(store: Store, chat: Chat, filters: ChatFilters, *, now: datetime
     candidates = store.digest_candidates(chat, expiry=now - max_age)
     if not candidates:
         return DigestPlan([], 0, None)
-    grouped = (shared or SharedStories(store)).articles(candidates)
-    stories = rank(s for s in build_stories(grouped, chat.excluded_feeds) if filters.admits(s))
+    found = (shared or SharedStories(store)).stories(candidates, chat.excluded_feeds)
+    stories = rank(filter(filters.admits, found))
     shown, rest = stories[:chat.max_items], stories[chat.max_items:]
     return DigestPlan(shown, len(rest), _next_watermark(candidates, rest))
 

@@ -175,3 +175,33 @@ def test_one_tick_reads_each_story_once_for_all_chats_and_again_when_one_grows(
     assert [sorted(s.id for s in p.shown) for p in plans] == [[first, second]] * 2
     grown = next(s for s in plan.shown if s.id == first)
     assert sorted(a.id for a in grown.articles) == [first, later]
+
+
+def test_a_tick_shares_stories_but_each_chat_sees_only_its_sources(tmp_path: Path) -> None:
+    with Store(tmp_path / "nashra.db") as store:
+        store.sync_feeds([FeedConfig(f"https://feed{n}.example/rss", f"Outlet {n}")
+                          for n in (1, 2)], NOW)
+        for chat_id in (1, 2):
+            store.ensure_chat(chat_id, "private", "r", times=("08:00",), timezone="UTC",
+                              max_items=5, now=NOW)
+        story = add(store, 1, feed=1, title="Port reopens after repairs")
+        join(store, add(store, 2, feed=2, title="Port reopens; dockers strike"), story)
+        store.set_feed_excluded(2, 2, True)
+        chats = [store.get_chat(chat_id) for chat_id in (1, 2)]
+        assert chats[0] is not None and chats[1] is not None
+        no_strikes = ChatFilters(exclude=("strike",))
+        shared = SharedStories(store)
+        everyone = plan_digest(store, chats[0], no_strikes, now=NOW, max_age=MAX_AGE,
+                               shared=shared)
+        without_outlet_2 = plan_digest(store, chats[1], no_strikes, now=NOW, max_age=MAX_AGE,
+                                       shared=shared)
+        again = shared.stories([(story, story)])
+    # Outlet 2's article mentions the strike: filtered for the chat that reads it, while the
+    # chat that excluded outlet 2 judges (and gets) the story by outlet 1's article alone.
+    assert everyone.shown == []
+    [shown] = without_outlet_2.shown
+    assert [a.feed_id for a in shown.articles] == [1]
+    # Other chats still get the whole shared story, its words gathered once.
+    assert sorted(a.feed_id for a in again[0].articles) == [1, 2]
+    assert again == shared.stories([(story, story)]) and again[0] is shared.stories(
+        [(story, story)])[0]

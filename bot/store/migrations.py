@@ -217,4 +217,9 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX articles_recency ON articles (id, published);
     """,
+    # 8: digest candidates (a chat's unsent articles of the last hours) from one covering
+    #    index: each chat due in a tick reads its id range without touching the article rows.
+    """
+    CREATE INDEX articles_candidates ON articles (id, fetched, feed_id, story_id);
+    """,
 )
