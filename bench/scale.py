@@ -348,6 +348,10 @@ def section_fanout(args: argparse.Namespace, work: Path) -> None:
     verdict("fan-out time ≤ 1.1× messages/30", ratio <= 1.1 if limited else None,
             f"{fanout:.1f} s / {ideal:.1f} s = {ratio:.2f}×"
             + ("" if limited else " (limits NOT enforced)"))
+    problems = [line for line in (folder / "bot.log").read_text("utf-8").splitlines()
+                if " WARNING " in line or " ERROR " in line]
+    print(f"  the bot logged {len(problems)} warnings/errors"
+          + "".join(f"\n    {line[:300]}" for line in problems[:8]), flush=True)
     verdict("/search reply p95 < 300 ms during the fan-out", p95 < 0.3 and not missing,
             f"p95 {1000 * p95:.0f} ms over {len(latencies)} searches, {missing} unanswered")
 

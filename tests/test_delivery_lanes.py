@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from support.fake_telegram import FakeTelegram
+from telegram.error import RetryAfter
 from telegram.ext import ExtBot
 
 from bot.store import Store
@@ -207,3 +209,37 @@ def test_a_flood_wait_for_the_whole_bot_holds_every_chat(fake_telegram: FakeTele
     last_told = max(c["time"] for c in rejected(tg))
     assert tg.sent(4999)[0]["time"] >= last_told + 1.9  # held by the flood wait too
     assert all(m.status == SENT for m in store.outbox_messages())
+
+
+def test_a_reply_telegram_refuses_for_a_burst_waits_as_told_and_goes_again(
+        fake_telegram: FakeTelegram) -> None:
+    fake_telegram.enforce_limits(overall_per_second=30, private_per_second=1,
+                                 group_per_minute=20)
+
+    async def scenario() -> None:
+        async with limited_bot(fake_telegram) as bot:
+            # Three commands within a second: replies are not held per chat, so Telegram
+            # refuses the second and third at first.
+            await asyncio.gather(*(bot.send_message(5, f"answer {n}") for n in range(3)))
+
+    run(scenario())
+    assert sorted(text for _chat, text in send_order(fake_telegram)) == [
+        "answer 0", "answer 1", "answer 2"]
+    assert rejected(fake_telegram)  # the burst was refused first, then delivered
+
+
+def test_a_reply_is_not_held_for_a_long_flood_wait() -> None:
+    calls: list[int] = []
+
+    async def scenario() -> None:
+        limiter = TelegramLimits()
+        await limiter.initialize()
+
+        async def refused() -> bool:
+            calls.append(1)
+            raise RetryAfter(600)
+        await limiter.process_request(refused, (), {}, "sendMessage", {"chat_id": 5}, None)
+
+    with pytest.raises(RetryAfter):
+        run(scenario())
+    assert calls == [1]  # failed at once: the error handler tells the reader

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -45,14 +44,13 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.ext import ExtBot
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.errors import StoreError
 from bot.models import OutboxMessage
 from bot.store import Store
 from bot.store.chats import PENDING
 from bot.telegram.lanes import FloodWatch, Lanes
-from bot.telegram.limits import BULK, TelegramLimits
+from bot.telegram.limits import BULK, TelegramLimits, retry_seconds
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -80,14 +78,6 @@ def keyboard(buttons: str | None) -> InlineKeyboardMarkup | None:
     rows = json.loads(buttons)
     return InlineKeyboardMarkup([[InlineKeyboardButton(b["text"], callback_data=b["callback_data"])
                                   for b in row] for row in rows])
-
-
-def retry_seconds(error: RetryAfter) -> float:
-    """PTB gives retry_after as seconds or a timedelta, depending on version and settings."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = error.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def _utc_now() -> datetime:

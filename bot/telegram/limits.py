@@ -10,7 +10,8 @@ Every message the bot sends (replies, digests, alerts, edits) goes through one
 - replies to people (no ``rate_limit_args``) get the next overall turn before bulk sends and
   are not held per chat (Telegram tolerates a short burst of replies; a reader is waiting),
   but they count towards their chat's pace: a reader's /search is answered at once during a
-  10,000-chat fan-out;
+  10,000-chat fan-out. When Telegram does refuse one (two commands within a second), the
+  reply waits as told and is sent again, up to ``REPLY_RETRIES`` times;
 - ``pause(seconds)`` holds every send (a flood wait that is not about one chat).
 
 The windows carry a small margin: a request reaches Telegram a little after it is let
@@ -23,17 +24,23 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
+from telegram.warnings import PTBDeprecationWarning
 
 BULK = "bulk"  # rate_limit_args of outbox sends: they yield to replies
 INTERACTIVE, BACKGROUND = 0, 1
 _MESSAGE_CALLS = ("send", "edit", "copy", "forward")
 SWEEP_EVERY = 1000  # messages between two sweeps of idle chats
+REPLY_RETRIES = 2  # a reply Telegram refused with a short wait is sent again this often
+REPLY_MAX_WAIT = 10.0  # seconds; a longer flood wait is not worth a reader's wait
 
 JSONResult = Any
 
@@ -137,15 +144,29 @@ class TelegramLimits(BaseRateLimiter[str]):
         if self._calls % SWEEP_EVERY == 0:
             self._forget_idle()
         pace = self._chats.setdefault(key, _ChatPace())
-        if priority == INTERACTIVE:  # a person waits for it: counted, never held per chat
-            await self._turn(priority)
-            pace.sent.append(self._now())
-            return await callback(*args, **kwargs)
+        if priority == INTERACTIVE:
+            return await self._reply(callback, args, kwargs, pace)
         async with pace.lock:
             await self._chat_turn(key, pace)
             await self._turn(priority)
             pace.sent.append(self._now())
         return await callback(*args, **kwargs)
+
+    async def _reply(self, callback: Callable[..., Coroutine[Any, Any, JSONResult]],
+                     args: Any, kwargs: dict[str, Any], pace: _ChatPace) -> JSONResult:
+        """A person waits for it: counted in its chat's pace, never held by it."""
+        retries = 0
+        while True:
+            await self._turn(INTERACTIVE)
+            pace.sent.append(self._now())
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as refused:
+                wait = retry_seconds(refused)
+                retries += 1
+                if retries > REPLY_RETRIES or wait > REPLY_MAX_WAIT:
+                    raise
+                await asyncio.sleep(wait)
 
     async def _turn(self, priority: int) -> None:
         if self._overall is None:
@@ -180,3 +201,11 @@ class TelegramLimits(BaseRateLimiter[str]):
 
     def _now(self) -> float:
         return self._clock() if self._clock else asyncio.get_running_loop().time()
+
+
+def retry_seconds(error: RetryAfter) -> float:
+    """PTB gives retry_after as seconds or a timedelta, depending on version and settings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
