@@ -221,3 +221,31 @@ def test_schema_6_makes_subscribed_chats_due_and_the_first_tick_catches_up(
         assert next_due(store, 1) == now - timedelta(minutes=10) + timedelta(days=1)
         assert next_due(store, 2) == now - timedelta(minutes=120) + timedelta(days=1)
         assert serve_due(svc, tick) == 0
+
+
+def test_a_tick_while_the_previous_one_still_serves_returns_at_once(svc: Services) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from telegram.ext import ContextTypes
+
+    from bot.telegram.schedule import digest_job
+    from bot.telegram.services import SERVICES_KEY
+
+    now = datetime.now(UTC)  # the job reads the real clock
+    due = now - timedelta(minutes=2)
+    subscribe(svc, now - timedelta(days=2), (due.strftime("%H:%M"),))
+    store_article(svc.store, 1, now - timedelta(minutes=5))
+    svc.store.set_next_due(CHAT, due)
+    context: ContextTypes.DEFAULT_TYPE = SimpleNamespace(  # type: ignore[assignment]
+        application=SimpleNamespace(bot_data={SERVICES_KEY: svc}))
+
+    async def overlapping() -> int:
+        async with svc.tick_lock:  # the previous tick, still serving
+            await digest_job(context)
+            served_meanwhile = digests(svc.store)
+        await digest_job(context)
+        return served_meanwhile
+
+    assert asyncio.run(overlapping()) == 0
+    assert digests(svc.store) == 1

@@ -30,15 +30,18 @@ FIRST_REFRESH = timedelta(seconds=2)
 # as `python -m bot run`) shorten it through the environment instead of waiting.
 TICK = timedelta(seconds=30)
 TICK_ENV = "NASHRA_DIGEST_TICK_SECONDS"
-# Late runs (busy loop) still run, once: the tick itself applies the catch-up limit.
-TICK_JOB = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+# Late runs (busy loop) still run, once: the tick itself applies the catch-up limit. A tick
+# that finds the previous one still serving (10,000 chats take longer than a tick) returns at
+# once; two instances are allowed so that APScheduler does not log each such turn as skipped.
+TICK_JOB = {"max_instances": 2, "coalesce": True, "misfire_grace_time": None}
 
 
 def schedule_refresh(queue: Jobs, minutes: int) -> None:
-    """Refresh every fetch.interval_minutes; APScheduler never runs two at once."""
+    """Refresh every fetch.interval_minutes; a turn that finds the previous refresh still
+    running returns at once (see ``TICK_JOB``)."""
     queue.run_repeating(refresh_job, interval=timedelta(minutes=minutes),
                               first=FIRST_REFRESH, name="refresh",
-                              job_kwargs={"max_instances": 1, "coalesce": True})
+                              job_kwargs={"max_instances": 2, "coalesce": True})
 
 
 async def refresh_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -93,5 +96,9 @@ def schedule_digests(queue: Jobs, interval: timedelta = TICK) -> None:
 async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Serve every chat due now; other handlers and delivery run between chats."""
     svc = services(context)
-    for _served in serve_batches(svc, datetime.now(UTC)):
-        await asyncio.sleep(0)
+    if svc.tick_lock.locked():
+        log.debug("the previous digest tick is still serving chats")
+        return
+    async with svc.tick_lock:
+        for _served in serve_batches(svc, datetime.now(UTC)):
+            await asyncio.sleep(0)

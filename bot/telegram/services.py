@@ -33,6 +33,7 @@ class Services:
     outbox: Outbox
     refresh_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     refresh_task: asyncio.Task[Any] | None = None
+    tick_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_refresh: datetime | None = None
     last_report: RefreshReport | None = None
 
