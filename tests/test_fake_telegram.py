@@ -16,13 +16,20 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from support.fake_telegram import FakeTelegram, parse_html
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    Update,
+)
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    InlineQueryHandler,
     TypeHandler,
 )
 
@@ -391,3 +398,302 @@ def test_channel_posts_have_a_sender_chat_and_no_user(fake_telegram: FakeTelegra
     assert post.from_user is None and update.effective_user is None
     assert [e.type for e in post.entities] == ["bot_command"]
     assert fake_telegram.sent() == []
+
+
+# -- inline mode --------------------------------------------------------------------------------
+
+def article(result_id: str, text: str = "<b>Gaza</b> ceasefire talks resume", *,
+            title: str = "Ceasefire talks", **kwargs: Any) -> InlineQueryResultArticle:
+    return InlineQueryResultArticle(
+        result_id, title, InputTextMessageContent(text, parse_mode="HTML"), **kwargs)
+
+
+def test_inline_query_is_delivered_answered_and_recorded(fake_telegram: FakeTelegram) -> None:
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("More", callback_data="more:17")]])
+    seen: list[tuple[str, str | None, str | None, str]] = []
+
+    async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.inline_query
+        assert query is not None
+        seen.append((query.query, query.chat_type, query.from_user.language_code, query.offset))
+        await query.answer(
+            [article("story-17", description="Al Jazeera, 2 h ago", url="https://e.x/17",
+                     thumbnail_url="https://e.x/17.jpg", reply_markup=keyboard)],
+            cache_time=0, is_personal=True)
+
+    async def scenario() -> tuple[str, dict[str, Any]]:
+        app = fake_telegram.application_builder().build()
+        app.add_handler(InlineQueryHandler(on_inline))
+        async with app:
+            await start_polling(app)
+            query_id = fake_telegram.push_inline_query(CHAT, "gaza", language_code="ar")
+            answer = await fake_telegram.wait_for_inline_answer_async(query_id, timeout=5)
+            await stop_polling(app)
+        return query_id, answer
+
+    query_id, answer = run(scenario())
+    assert seen == [("gaza", "private", "ar", "")]
+    assert answer["inline_query_id"] == query_id and answer["query"] == "gaza"
+    assert answer["user_id"] == CHAT
+    assert (answer["next_offset"], answer["cache_time"], answer["is_personal"]) == ("", 0, True)
+    assert answer["button"] is None
+    # The results arrive decoded into plain JSON objects, exactly as PTB serialised them.
+    assert answer["results"] == [{
+        "type": "article", "id": "story-17", "title": "Ceasefire talks",
+        "input_message_content": {"message_text": "<b>Gaza</b> ceasefire talks resume",
+                                  "parse_mode": "HTML"},
+        "description": "Al Jazeera, 2 h ago", "url": "https://e.x/17",
+        "thumbnail_url": "https://e.x/17.jpg",
+        "reply_markup": {"inline_keyboard": [[{"text": "More", "callback_data": "more:17"}]]},
+    }]
+    assert fake_telegram.inline_answers() == [answer]
+    assert fake_telegram.inline_answers("someone-else") == []
+    (call,) = fake_telegram.calls("answerInlineQuery")
+    assert call["status"] == 200 and call["params"]["inline_query_id"] == query_id
+    assert fake_telegram.pending_updates() == []
+
+
+def _answer_kwargs(case: str) -> tuple[list[InlineQueryResultArticle], dict[str, Any]]:
+    if case == "duplicate ids":
+        return [article("same"), article("other"), article("same")], {}
+    if case == "51 results":
+        return [article(f"r{i}") for i in range(51)], {}
+    if case == "bad HTML":
+        return [article("ok"), article("bad", "<b>unclosed")], {}
+    if case == "long next_offset":
+        return [article("ok")], {"next_offset": "x" * 65}
+    if case == "long callback_data":
+        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="d" * 65)]])
+        return [article("ok", reply_markup=keyboard)], {}
+    if case == "long id":
+        return [article("i" * 65)], {}
+    if case == "empty text":
+        return [article("ok", "<b> </b>")], {}
+    if case == "long text":
+        return [article("ok", "\U0001f600" * 2049)], {}  # 4098 UTF-16 units
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize(("case", "error"), [
+    ("duplicate ids", "RESULT_ID_DUPLICATE"),
+    ("51 results", "RESULTS_TOO_MUCH"),
+    ("bad HTML", "can't parse inline query result: Can't parse entities: can't find end tag "
+                 'corresponding to start tag "b"'),
+    ("long next_offset", "NEXT_OFFSET_INVALID"),
+    ("long callback_data", "BUTTON_DATA_INVALID"),
+    ("long id", "RESULT_ID_INVALID"),
+    ("empty text", "message text is empty"),
+    ("long text", "MESSAGE_TOO_LONG"),
+])
+def test_invalid_inline_answers_are_rejected(fake_telegram: FakeTelegram, case: str,
+                                             error: str) -> None:
+    results, kwargs = _answer_kwargs(case)
+
+    async def scenario() -> None:
+        async with fake_telegram.make_bot() as bot:
+            query_id = fake_telegram.push_inline_query(CHAT, "news")
+            with pytest.raises(BadRequest) as caught:
+                await bot.answer_inline_query(query_id, results, **kwargs)
+            # PTB drops "Bad Request: " and capitalize()s the rest, so compare lower-cased.
+            assert caught.value.message.lower() == error.lower()
+            assert fake_telegram.inline_answers() == []
+            # A rejected answer does not use the query up: a fixed one still goes through.
+            assert await bot.answer_inline_query(query_id, [article("fixed")])
+
+    run(scenario())
+    assert [c["status"] for c in fake_telegram.calls("answerInlineQuery")] == [400, 200]
+    (answer,) = fake_telegram.inline_answers()
+    assert [r["id"] for r in answer["results"]] == ["fixed"]
+
+
+def test_inline_limits_are_inclusive(fake_telegram: FakeTelegram) -> None:
+    async def scenario() -> None:
+        async with fake_telegram.make_bot() as bot:
+            query_id = fake_telegram.push_inline_query(CHAT, "all")
+            keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="d" * 64)]])
+            results = [article(f"{i:064d}", "<b>" + "a" * 4096 + "</b>", reply_markup=keyboard)
+                       for i in range(50)]
+            assert await bot.answer_inline_query(query_id, results, next_offset="o" * 64)
+
+    run(scenario())
+    (answer,) = fake_telegram.inline_answers()
+    assert len(answer["results"]) == 50 and answer["next_offset"] == "o" * 64
+
+
+def test_inline_query_answered_twice_or_too_late_is_too_old(fake_telegram: FakeTelegram) -> None:
+    now = [1000.0]
+    fake_telegram.clock = lambda: now[0]
+    too_old = r"(?i)^query is too old and response timeout expired or query id is invalid$"
+
+    async def scenario() -> None:
+        async with fake_telegram.make_bot() as bot:
+            first = fake_telegram.push_inline_query(CHAT, "one")
+            assert await bot.answer_inline_query(first, [article("a")])
+            with pytest.raises(BadRequest, match=too_old):
+                await bot.answer_inline_query(first, [article("b")])
+            with pytest.raises(BadRequest, match=too_old):
+                await bot.answer_inline_query("123456789", [article("a")])
+
+            late = fake_telegram.push_inline_query(CHAT, "two")
+            in_time = fake_telegram.push_inline_query(CHAT, "three")
+            now[0] += 10.0  # exactly the deadline still counts
+            assert await bot.answer_inline_query(in_time, [article("a")])
+            now[0] += 0.5
+            with pytest.raises(BadRequest, match=too_old):
+                await bot.answer_inline_query(late, [article("a")])
+
+            fake_telegram.inline_query_timeout = 0.1
+            shrunk = fake_telegram.push_inline_query(CHAT, "four")
+            now[0] += 0.2
+            with pytest.raises(BadRequest, match=too_old):
+                await bot.answer_inline_query(shrunk, [article("a")])
+
+    run(scenario())
+    assert [a["query"] for a in fake_telegram.inline_answers()] == ["one", "three"]
+    assert fake_telegram.inline_answers()[0]["results"][0]["id"] == "a"
+
+
+def test_inline_paging_offsets_round_trip(fake_telegram: FakeTelegram) -> None:
+    stories = [article(f"s{i}", f"Story <i>{i}</i>", title=f"Story {i}") for i in range(120)]
+    offsets: list[str] = []
+
+    async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.inline_query
+        assert query is not None
+        offsets.append(query.offset)
+        # PTB pages by itself: 50 results per page, next_offset = page number + 1.
+        await query.answer(stories, auto_pagination=True)
+
+    async def scenario() -> list[dict[str, Any]]:
+        app = fake_telegram.application_builder().build()
+        app.add_handler(InlineQueryHandler(on_inline))
+        pages = []
+        async with app:
+            await start_polling(app)
+            offset = ""
+            while True:
+                query_id = fake_telegram.push_inline_query(CHAT, "story", offset=offset)
+                page = await fake_telegram.wait_for_inline_answer_async(query_id, timeout=5)
+                pages.append(page)
+                offset = page["next_offset"]
+                if not offset:
+                    break
+            await stop_polling(app)
+        return pages
+
+    pages = run(scenario())
+    assert offsets == ["", "1", "2"]
+    assert [(p["offset"], p["next_offset"]) for p in pages] == [("", "1"), ("1", "2"), ("2", "")]
+    assert [len(p["results"]) for p in pages] == [50, 50, 20]
+    ids = [r["id"] for p in pages for r in p["results"]]
+    assert ids == [f"s{i}" for i in range(120)]
+
+
+def test_answer_inline_query_decodes_form_and_json_bodies(fake_telegram: FakeTelegram) -> None:
+    root = f"{fake_telegram.base_url}{fake_telegram.token}"
+    result: dict[str, Any] = {"type": "ARTICLE", "id": 7, "title": "Seven",
+              "input_message_content": {"message_text": "123"}}
+    # Form-encoded, as PTB sends it: results JSON-encoded, next_offset kept verbatim.
+    form_id = fake_telegram.push_inline_query(CHAT, "form")
+    response = httpx.post(f"{root}/answerInlineQuery", data={
+        "inline_query_id": form_id, "results": json.dumps([result]), "next_offset": "1e3",
+        "cache_time": "5", "button": json.dumps({"text": "Settings",
+                                                 "start_parameter": "inline-settings"})})
+    assert response.json() == {"ok": True, "result": True}
+    # A JSON body, with the results as a real array.
+    json_id = fake_telegram.push_inline_query(CHAT, "json", chat_type=None)
+    response = httpx.post(f"{root}/answerInlineQuery", json={
+        "inline_query_id": json_id, "results": [result], "is_personal": True})
+    assert response.json() == {"ok": True, "result": True}
+    form, body = fake_telegram.inline_answers()
+    assert form["next_offset"] == "1e3" and form["cache_time"] == 5
+    assert form["button"] == {"text": "Settings", "start_parameter": "inline-settings"}
+    assert form["results"] == body["results"] == [result]
+    assert (body["next_offset"], body["cache_time"], body["is_personal"]) == ("", 300, True)
+    assert "chat_type" not in fake_telegram.pending_updates()[1]["inline_query"]
+
+    # Results that are not an array, results Telegram cannot parse, a bad button.
+    bad_id = fake_telegram.push_inline_query(CHAT, "bad")
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"results": "[{"}, "Bad Request: can't parse JSON encoded inline query results"),
+        ({"results": {"type": "article"}}, "Bad Request: expected an Array of inline query "
+                                           "results"),
+        ({"results": [{"type": "poll", "id": "1"}]},
+         'Bad Request: can\'t parse inline query result: type "poll" is unsupported for the '
+         "inline query result"),
+        ({"results": [{k: v for k, v in result.items() if k != "title"}]},
+         "Bad Request: can't parse inline query result: Can't find field \"title\""),
+        ({"results": [{**result, "input_message_content": {}}]},
+         "Bad Request: can't parse inline query result: Can't find field \"message_text\""),
+        ({"results": [{**result, "title": " "}]}, "Bad Request: ARTICLE_TITLE_EMPTY"),
+        ({"results": [], "button": {"text": "Go", "start_parameter": "no spaces"}},
+         "Bad Request: START_PARAM_INVALID"),
+        ({"results": [], "cache_time": -1}, "Bad Request: invalid cache_time specified"),
+    ]
+    for params, description in cases:
+        response = httpx.post(f"{root}/answerInlineQuery",
+                              json={"inline_query_id": bad_id, **params})
+        assert response.status_code == 400
+        assert response.json()["description"] == description
+    assert len(fake_telegram.inline_answers()) == 2
+    response = httpx.post(f"{root}/answerInlineQuery",
+                          json={"inline_query_id": bad_id, "results": []})
+    assert response.json() == {"ok": True, "result": True}  # none of those used it up
+
+
+def test_get_me_reflects_inline_mode(fake_telegram: FakeTelegram) -> None:
+    async def supports_inline(server: FakeTelegram) -> bool:
+        async with server.make_bot() as bot:
+            return bool((await bot.get_me()).supports_inline_queries)
+
+    assert run(supports_inline(fake_telegram)) is True
+    with FakeTelegram(inline_mode=False) as disabled:
+        assert run(supports_inline(disabled)) is False
+        with pytest.raises(AssertionError, match="BotFather"):
+            disabled.push_inline_query(CHAT, "news")
+        assert disabled.pending_updates() == []
+        disabled.inline_mode = True  # /setinline in BotFather
+        assert run(supports_inline(disabled)) is True
+        assert disabled.push_inline_query(CHAT, "news")
+
+
+def test_chosen_inline_result_is_posted_via_the_bot(fake_telegram: FakeTelegram) -> None:
+    group = -1005550100
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Source", url="https://e.x/17")]])
+
+    async def scenario() -> None:
+        async with fake_telegram.make_bot() as bot:
+            query_id = fake_telegram.push_inline_query(CHAT, "gaza", chat_type="supergroup")
+            (update,) = await bot.get_updates()
+            assert update.inline_query is not None and update.inline_query.id == query_id
+            assert update.inline_query.from_user.id == CHAT
+            await bot.answer_inline_query(query_id, [
+                article("17", "<b>Gaza</b> talks &amp; <a href=\"https://e.x/17\">more</a>",
+                        reply_markup=keyboard),
+                article("18", "Plain story")])
+
+    run(scenario())
+    fake_telegram.push_message(group, "earlier message")
+    (query_id,) = {a["inline_query_id"] for a in fake_telegram.inline_answers()}
+    posted = fake_telegram.choose_inline_result(query_id, "17", group)
+    assert posted["message_id"] == 2  # the chat's own message sequence
+    assert posted["chat"]["id"] == group and posted["from"]["id"] == CHAT
+    assert posted["via_bot"] == {"id": fake_telegram.bot_id, "is_bot": True,
+                                 "first_name": "Nashra Test", "username": "nashra_test_bot"}
+    assert posted["text"] == "Gaza talks & more"
+    assert posted["entities"] == [
+        {"type": "bold", "offset": 0, "length": 4},
+        {"type": "text_link", "offset": 13, "length": 4, "url": "https://e.x/17"}]
+    assert posted["reply_markup"] == {
+        "inline_keyboard": [[{"text": "Source", "url": "https://e.x/17"}]]}
+    assert fake_telegram.message(group, 2) == posted
+    plain = fake_telegram.choose_inline_result(query_id, "18", CHAT)
+    assert plain["text"] == "Plain story" and "entities" not in plain
+    assert "reply_markup" not in plain and plain["chat"]["type"] == "private"
+    assert fake_telegram.sent() == []  # the user sent these, not the bot
+    with pytest.raises(ValueError, match="no result '19'"):
+        fake_telegram.choose_inline_result(query_id, "19", group)
+    with pytest.raises(ValueError, match="no successful answer"):
+        fake_telegram.choose_inline_result(fake_telegram.push_inline_query(CHAT, "x"), "17", group)
+    with pytest.raises(ValueError, match="inline_message_id"):
+        fake_telegram.push_callback(group, 2, "anything", check_button=False)

@@ -36,6 +36,13 @@ removed with :meth:`FakeTelegram.delete_topic` (or to a thread of a chat that is
 fail with "message thread not found". :meth:`FakeTelegram.push_channel_post` posts in a
 channel (a ``channel_post`` update: ``sender_chat`` is the channel, there is no ``from``).
 
+Inline mode: :meth:`FakeTelegram.push_inline_query` queues an ``inline_query`` update and
+returns its id; answerInlineQuery is validated like Telegram does (at most 50 results, unique
+result ids of 1-64 bytes, article title and text, HTML entities, inline keyboards, a
+``next_offset`` of at most 64 bytes, one answer per query within
+``inline_query_timeout`` seconds) and recorded for :meth:`FakeTelegram.inline_answers`.
+:meth:`FakeTelegram.choose_inline_result` posts a chosen result in a chat "via" the bot.
+
 The blocking helpers (``wait_for``, ``wait_for_messages``) must not be called from the event
 loop that runs the bot - they would starve it. Inside ``asyncio.run(...)`` use the
 ``*_async`` variants.
@@ -82,6 +89,22 @@ MAX_CALLBACK_DATA_BYTES = 64
 # An inline keyboard holds at most 100 buttons in all (rows and columns together).
 MAX_INLINE_BUTTONS = 100
 _MARKUP_TOO_LONG = "Bad Request: reply markup is too long"
+# Inline mode limits (Bot API docs): results per answer, result id and next_offset bytes, query
+# characters; seconds Telegram waits for an answer before the query id stops working.
+MAX_INLINE_RESULTS = 50
+MAX_RESULT_ID_BYTES = 64
+MAX_NEXT_OFFSET_BYTES = 64
+MAX_INLINE_QUERY_CHARS = 256
+INLINE_QUERY_TIMEOUT = 10.0
+_INLINE_CHAT_TYPES = frozenset({"sender", "private", "group", "supergroup", "channel"})
+_INLINE_RESULT_TYPES = frozenset({
+    "article", "audio", "contact", "document", "game", "gif", "location", "mpeg4_gif", "photo",
+    "sticker", "venue", "video", "voice",
+})
+# Keys that make an input_message_content something other than text (location, venue,
+# contact, invoice): accepted for articles without deep validation.
+_NON_TEXT_CONTENT_KEYS = ("latitude", "phone_number", "payload", "currency")
+_START_PARAMETER_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 T = TypeVar("T")
 
@@ -105,6 +128,8 @@ _NOT_MODIFIED = (
 )
 _QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 _THREAD_NOT_FOUND = "Bad Request: message thread not found"
+# The Bot API server's prefix for a result it cannot parse (followed by what is wrong).
+_INLINE_RESULT_ERROR = "Bad Request: can't parse inline query result: "
 
 # Form-encoded requests carry every value as a string; PTB JSON-dumps non-strings. These
 # parameters are free text and must never be JSON-decoded (a text of "123" stays a string).
@@ -112,7 +137,8 @@ _STRING_PARAMS = frozenset({
     "text", "caption", "parse_mode", "callback_query_id", "url", "description",
     "short_description", "name", "action", "language_code", "inline_message_id",
     "business_connection_id", "emoji", "title", "query", "secret_token", "ip_address",
-    "custom_title", "message_effect_id",
+    "custom_title", "message_effect_id", "inline_query_id", "next_offset", "switch_pm_text",
+    "switch_pm_parameter",
 })
 
 
@@ -451,6 +477,9 @@ class _State:
     bot_texts: dict[str, str] = field(default_factory=dict)
     callbacks: dict[str, bool] = field(default_factory=dict)  # id -> answered
     answers: list[JSON] = field(default_factory=list)  # successful answerCallbackQuery calls
+    # inline query id -> {"pushed_at", "answered", "query", "offset", "user_id", "chat_type"}
+    inline_queries: dict[str, JSON] = field(default_factory=dict)
+    inline_answers: list[JSON] = field(default_factory=list)  # successful answerInlineQuery
     webhook_url: str = ""
 
 
@@ -459,13 +488,21 @@ class FakeTelegram:
 
     def __init__(self, token: str = DEFAULT_TOKEN, *, bot_username: str = DEFAULT_BOT_USERNAME,
                  bot_first_name: str = "Nashra Test", strict_chats: bool = False,
-                 strict_html: bool = True) -> None:
+                 strict_html: bool = True, inline_mode: bool = True) -> None:
         self.token = token
         self.bot_user: JSON = {
             "id": int(token.split(":", 1)[0]), "is_bot": True, "first_name": bot_first_name,
             "username": bot_username, "can_join_groups": True,
-            "can_read_all_group_messages": False, "supports_inline_queries": False,
+            "can_read_all_group_messages": False, "supports_inline_queries": inline_mode,
         }
+        # Inline mode "enabled with BotFather" (/setinline): getMe reports it, and only then
+        # can push_inline_query deliver queries. May be changed on a running server.
+        self.inline_mode = inline_mode
+        # An inline query answered later than this many seconds after push_inline_query is
+        # "query is too old"; ``clock`` measures it (replace both before pushing, e.g. a
+        # lambda over a list, to expire queries without sleeping).
+        self.inline_query_timeout = INLINE_QUERY_TIMEOUT
+        self.clock: Callable[[], float] = time.monotonic
         # strict_chats: only chats the test declared (add_chat) or that wrote to the bot
         # (push_message) exist; anything else is "chat not found", as for a user who never
         # pressed Start.
@@ -477,6 +514,7 @@ class FakeTelegram:
         self._poll = _Poll()
         self._update_ids = itertools.count(1000)
         self._callback_ids = itertools.count(5_000_000_000_000_000)
+        self._inline_ids = itertools.count(6_000_000_000_000_000)
         self._stopping = False
         self._limits: _Limits | None = None
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
@@ -729,6 +767,11 @@ class FakeTelegram:
             if message is None:
                 raise ValueError(f"no message {message_id} in chat {chat_id}: "
                                  f"{sorted(k[1] for k in self._state.messages if k[0] == chat_id)}")
+            if "via_bot" in message:
+                # Telegram reports such presses with inline_message_id and no message.
+                raise ValueError(f"message {message_id} in chat {chat_id} was sent via the bot "
+                                 "in inline mode; callbacks from its buttons carry an "
+                                 "inline_message_id, which this fake does not model")
             if check_button:
                 buttons = _callback_buttons(message.get("reply_markup"))
                 if data not in buttons:
@@ -747,6 +790,89 @@ class FakeTelegram:
                 "chat_instance": str(abs(chat_id) * 7919 % 10**12),
                 "data": data,
             }})
+
+    def push_inline_query(self, user_id: int, query: str, *, offset: str = "",
+                          chat_type: str | None = "private",
+                          language_code: str | None = None) -> str:
+        """Queue an ``inline_query`` Update: user ``user_id`` typed ``@bot <query>`` in a chat
+        of ``chat_type`` ("sender" is their private chat with the bot; "private", "group",
+        "supergroup", "channel"; None leaves the field out as for an unknown chat).
+        ``offset`` is what the client sends for a further page: the previous answer's
+        ``next_offset``. ``language_code`` sets the user's language. Returns the query id,
+        which the bot must answer within ``inline_query_timeout`` seconds.
+        """
+        if not self.inline_mode:
+            raise AssertionError(
+                "inline mode is disabled for this bot (inline_mode=False): Telegram delivers "
+                "no inline queries to a bot until inline mode is enabled with @BotFather "
+                "(/setinline); getMe reports supports_inline_queries=false")
+        if chat_type is not None and chat_type not in _INLINE_CHAT_TYPES:
+            raise ValueError(f"unknown inline query chat_type {chat_type!r}; expected one of "
+                             f"{sorted(_INLINE_CHAT_TYPES)} or None")
+        if len(query) > MAX_INLINE_QUERY_CHARS:
+            raise ValueError(f"an inline query holds at most {MAX_INLINE_QUERY_CHARS} "
+                             f"characters, not {len(query)}")
+        if user_id == self.bot_id:
+            raise ValueError("a bot cannot send inline queries, not even to itself")
+        with self._cond:
+            user = self._ensure_user(user_id)
+            if language_code is not None:
+                user["language_code"] = language_code
+            query_id = str(next(self._inline_ids))
+            self._state.inline_queries[query_id] = {
+                "pushed_at": self.clock(), "answered": False, "query": query, "offset": offset,
+                "user_id": user_id, "chat_type": chat_type}
+            inline: JSON = {"id": query_id, "from": copy.deepcopy(user), "query": query,
+                            "offset": offset}
+            if chat_type is not None:
+                inline["chat_type"] = chat_type
+            self.push_update({"inline_query": inline})
+            return query_id
+
+    def choose_inline_result(self, query_id: str, result_id: str, chat_id: int) -> JSON:
+        """The user who sent inline query ``query_id`` picks result ``result_id`` of the bot's
+        answer: Telegram posts its ``input_message_content`` in ``chat_id`` as a message from
+        that user with ``via_bot`` = the bot (entities parsed as for sendMessage, the result's
+        inline keyboard attached). Stored like other messages (see :meth:`message`), but no
+        update is queued and it is not in :meth:`sent` (the bot did not send it). Returns the
+        Message. Only text contents are modelled; a ``chosen_inline_result`` update (which
+        needs inline feedback enabled in BotFather) is not sent.
+        """
+        with self._cond:
+            answer = next((a for a in self._state.inline_answers
+                           if a["inline_query_id"] == query_id), None)
+            if answer is None:
+                raise ValueError(f"inline query {query_id!r} has no successful answer, so the "
+                                 "user has no results to choose from")
+            result = next((r for r in answer["results"] if str(r["id"]) == result_id), None)
+            if result is None:
+                raise ValueError(f"the answer to inline query {query_id!r} has no result "
+                                 f"{result_id!r}; results: {[r['id'] for r in answer['results']]}")
+            content = result.get("input_message_content")
+            if not isinstance(content, dict) or "message_text" not in content:
+                raise ValueError(f"result {result_id!r} has no text input_message_content; "
+                                 "only text messages are modelled")
+            text, entities = self._inline_text(content)
+            chat = self._ensure_chat(chat_id, None)
+            query = self._state.inline_queries[query_id]
+            message: JSON = {"message_id": self._next_message_id(chat_id)}
+            if chat["type"] == "channel":
+                message["sender_chat"] = copy.deepcopy(chat)
+            else:
+                message["from"] = copy.deepcopy(self._ensure_user(query["user_id"]))
+                if chat["type"] != "private":
+                    self._state.members.setdefault(chat_id, {}).setdefault(query["user_id"],
+                                                                           "member")
+            message.update(chat=copy.deepcopy(chat), date=int(time.time()), text=text,
+                           via_bot=self._bot_as_user())
+            if entities:
+                message["entities"] = entities
+            markup = result.get("reply_markup")
+            if isinstance(markup, dict) and markup.get("inline_keyboard"):
+                message["reply_markup"] = copy.deepcopy(markup)
+            self._state.messages[(chat_id, message["message_id"])] = message
+            self._cond.notify_all()
+            return copy.deepcopy(message)
 
     def pending_updates(self) -> list[JSON]:
         """Updates not yet confirmed by a getUpdates offset."""
@@ -794,6 +920,16 @@ class FakeTelegram:
         with self._cond:
             return copy.deepcopy([a for a in self._state.answers
                                   if query_id is None or a["callback_query_id"] == query_id])
+
+    def inline_answers(self, query_id: str | None = None) -> list[JSON]:
+        """Successful answerInlineQuery calls, in order; ``query_id`` filters. Records have
+        ``inline_query_id``, ``query`` and ``offset`` (of the query answered), ``user_id``,
+        ``results`` (the decoded list of result objects, as sent), ``next_offset`` ("" when
+        not given), ``cache_time`` (300 when not given), ``is_personal``, ``button`` (or None)
+        and ``time``."""
+        with self._cond:
+            return copy.deepcopy([a for a in self._state.inline_answers
+                                  if query_id is None or a["inline_query_id"] == query_id])
 
     def message(self, chat_id: int, message_id: int) -> JSON | None:
         """Current state of a message (after edits), or None if unknown or deleted."""
@@ -862,6 +998,22 @@ class FakeTelegram:
         """Like :meth:`wait_for_messages` but yields to the event loop between checks."""
         return await self.wait_for_async(lambda: self._sent_at_least(chat_id, count), timeout,
                                          f"{count} message(s) to chat {chat_id}")
+
+    def wait_for_inline_answer(self, query_id: str, timeout: float = 10.0) -> JSON:
+        """Block until the bot answered inline query ``query_id``; returns the answer record
+        (see :meth:`inline_answers`)."""
+        return self.wait_for(lambda: self._inline_answer(query_id), timeout,
+                             f"an answer to inline query {query_id}")
+
+    async def wait_for_inline_answer_async(self, query_id: str,
+                                           timeout: float = 10.0) -> JSON:
+        """Like :meth:`wait_for_inline_answer` but yields to the event loop between checks."""
+        return await self.wait_for_async(lambda: self._inline_answer(query_id), timeout,
+                                         f"an answer to inline query {query_id}")
+
+    def _inline_answer(self, query_id: str) -> JSON:
+        answers = self.inline_answers(query_id)
+        return answers[0] if answers else {}  # falsy until answered
 
     def _sent_at_least(self, chat_id: int, count: int) -> list[JSON]:
         sent = self.sent(chat_id)
@@ -1028,12 +1180,24 @@ class FakeTelegram:
         return value
 
     def _format_text(self, params: JSON, *, edit: bool) -> tuple[str, list[JSON]]:
-        raw = params.get("text")
+        return self._render_text(
+            params.get("text"), params.get("parse_mode"), params.get("entities"),
+            too_long="Bad Request: MESSAGE_TOO_LONG" if edit
+            else "Bad Request: message is too long")
+
+    def _inline_text(self, content: JSON) -> tuple[str, list[JSON]]:
+        """Text and entities of an inline result's InputTextMessageContent."""
+        return self._render_text(
+            content.get("message_text"), content.get("parse_mode"), content.get("entities"),
+            too_long="Bad Request: MESSAGE_TOO_LONG",
+            parse_error=_INLINE_RESULT_ERROR + "Can't parse entities: ")
+
+    def _render_text(self, raw: Any, parse_mode: Any, given: Any, *, too_long: str,
+                     parse_error: str = "Bad Request: can't parse entities: ",
+                     ) -> tuple[str, list[JSON]]:
         if raw is None or raw == "":
             raise ApiError(400, "Bad Request: message text is empty")
         raw = str(raw)
-        parse_mode = params.get("parse_mode")
-        given = params.get("entities")
         if given:
             text, entities = raw, [dict(e) for e in given]
         elif parse_mode is None or parse_mode == "":
@@ -1042,7 +1206,7 @@ class FakeTelegram:
             try:
                 text, entities = parse_html(raw, strict_ampersand=self.strict_html)
             except EntityParseError as exc:
-                raise ApiError(400, f"Bad Request: can't parse entities: {exc}") from None
+                raise ApiError(400, f"{parse_error}{exc}") from None
         elif str(parse_mode).lower() in ("markdown", "markdownv2"):
             # Not parsed: Nashra sends HTML. Stored verbatim so tests still see the text.
             text, entities = raw, []
@@ -1052,9 +1216,58 @@ class FakeTelegram:
         if not text:
             raise ApiError(400, "Bad Request: message text is empty")
         if utf16_len(text) > MAX_TEXT_UTF16:
-            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG" if edit
-                           else "Bad Request: message is too long")
+            raise ApiError(400, too_long)
         return text, entities
+
+    def _bot_as_user(self) -> JSON:
+        """The bot as a plain User (as in ``via_bot``), without getMe's capability fields."""
+        return {k: self.bot_user[k] for k in ("id", "is_bot", "first_name", "username")}
+
+    def _check_inline_result(self, result: Any) -> JSON:
+        """Parse one InlineQueryResult the way the Bot API server does before it forwards the
+        answer; returns ``{"id", "type", "title"}`` for the checks Telegram makes after."""
+        if not isinstance(result, dict):
+            raise ApiError(400, _INLINE_RESULT_ERROR + "expected an Object")
+        kind = result.get("type")
+        if kind is None:
+            raise ApiError(400, _INLINE_RESULT_ERROR + "Can't find field \"type\"")
+        kind = str(kind).lower()
+        if kind not in _INLINE_RESULT_TYPES:
+            raise ApiError(400, _INLINE_RESULT_ERROR
+                           + f'type "{kind}" is unsupported for the inline query result')
+        result_id = result.get("id")
+        if result_id is None:
+            raise ApiError(400, _INLINE_RESULT_ERROR + "Can't find field \"id\"")
+        if isinstance(result_id, bool) or not isinstance(result_id, (str, int, float)):
+            raise ApiError(400, _INLINE_RESULT_ERROR + "Field \"id\" must be of type String")
+        title = result.get("title")
+        for name in ("title", "description", "url", "thumbnail_url"):
+            if name in result and not isinstance(result[name], str):
+                raise ApiError(400, _INLINE_RESULT_ERROR
+                               + f"Field \"{name}\" must be of type String")
+        if "reply_markup" in result:
+            markup = result["reply_markup"]
+            if not (isinstance(markup, dict) and isinstance(markup.get("inline_keyboard"), list)
+                    and all(isinstance(row, list) and all(isinstance(b, dict) for b in row)
+                            for row in markup["inline_keyboard"])):
+                raise ApiError(400, _INLINE_RESULT_ERROR + "Inline keyboard expected")
+            _check_markup(markup)
+        content = result.get("input_message_content")
+        if content is not None and not isinstance(content, dict):
+            raise ApiError(400, _INLINE_RESULT_ERROR
+                           + "Field \"input_message_content\" must be of type Object")
+        if kind == "article":
+            if title is None:
+                raise ApiError(400, _INLINE_RESULT_ERROR + "Can't find field \"title\"")
+            if content is None:
+                raise ApiError(400, _INLINE_RESULT_ERROR
+                               + "Can't find field \"input_message_content\"")
+            if "message_text" not in content and not any(k in content
+                                                         for k in _NON_TEXT_CONTENT_KEYS):
+                raise ApiError(400, _INLINE_RESULT_ERROR + "Can't find field \"message_text\"")
+        if content is not None and "message_text" in content:
+            self._inline_text(content)
+        return {"id": str(result_id), "type": kind, "title": title}
 
     # -- API methods (caller does not hold the lock) ---------------------------------------
 
@@ -1062,7 +1275,7 @@ class FakeTelegram:
         return True
 
     def _api_getMe(self, params: JSON) -> JSON:
-        return dict(self.bot_user)
+        return {**self.bot_user, "supports_inline_queries": bool(self.inline_mode)}
 
     def _api_getUpdates(self, params: JSON) -> list[JSON]:
         offset = _int_param(params, "offset")
@@ -1279,6 +1492,63 @@ class FakeTelegram:
             self._cond.notify_all()
         return True
 
+    def _api_answerInlineQuery(self, params: JSON) -> bool:
+        # What the Bot API server parses itself comes first, then what Telegram checks.
+        results = params.get("results")
+        if isinstance(results, str):  # a JSON body may carry the array JSON-encoded too
+            try:
+                results = json.loads(results)
+            except ValueError:
+                raise ApiError(400, "Bad Request: can't parse JSON encoded inline query "
+                               "results") from None
+        if not isinstance(results, list):
+            raise ApiError(400, "Bad Request: expected an Array of inline query results")
+        parsed = [self._check_inline_result(result) for result in results]
+        cache_time = _int_param(params, "cache_time")
+        if cache_time is not None and cache_time < 0:
+            raise ApiError(400, "Bad Request: invalid cache_time specified")
+        is_personal = params.get("is_personal", False)
+        if is_personal in ("", None):
+            is_personal = False
+        if not isinstance(is_personal, bool):
+            raise ApiError(400, "Bad Request: invalid is_personal specified")
+        next_offset = params.get("next_offset")
+        next_offset = "" if next_offset is None else str(next_offset)
+        button = params.get("button")
+        _check_results_button(button)
+        with self._cond:
+            query_id = str(params.get("inline_query_id") or "")
+            query = self._state.inline_queries.get(query_id)
+            if (query is None or query["answered"]
+                    or self.clock() - query["pushed_at"] > self.inline_query_timeout):
+                raise ApiError(400, _QUERY_INVALID)  # unknown, already answered or too late
+            if len(results) > MAX_INLINE_RESULTS:
+                raise ApiError(400, "Bad Request: RESULTS_TOO_MUCH")
+            seen: set[str] = set()
+            for result in parsed:
+                size = len(result["id"].encode("utf-8"))
+                if size == 0:
+                    raise ApiError(400, "Bad Request: RESULT_ID_EMPTY")
+                if size > MAX_RESULT_ID_BYTES:
+                    raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+                if result["id"] in seen:
+                    raise ApiError(400, "Bad Request: RESULT_ID_DUPLICATE")
+                seen.add(result["id"])
+                if result["type"] == "article" and not str(result["title"]).strip():
+                    raise ApiError(400, "Bad Request: ARTICLE_TITLE_EMPTY")
+            if len(next_offset.encode("utf-8")) > MAX_NEXT_OFFSET_BYTES:
+                raise ApiError(400, "Bad Request: NEXT_OFFSET_INVALID")
+            query["answered"] = True
+            self._state.inline_answers.append({
+                "inline_query_id": query_id, "query": query["query"], "offset": query["offset"],
+                "user_id": query["user_id"], "results": copy.deepcopy(results),
+                "next_offset": next_offset, "cache_time": 300 if cache_time is None
+                else cache_time, "is_personal": is_personal, "button": copy.deepcopy(button),
+                "time": time.time(),
+            })
+            self._cond.notify_all()
+        return True
+
     def _api_sendChatAction(self, params: JSON) -> bool:
         with self._cond:
             self._chat(params, sending=True)
@@ -1338,7 +1608,7 @@ _METHODS = (
     "setMyCommands", "getMyCommands", "deleteMyCommands", "setMyDescription",
     "getMyDescription", "setMyShortDescription", "getMyShortDescription", "setMyName",
     "getMyName", "sendMessage", "editMessageText", "editMessageReplyMarkup", "deleteMessage",
-    "answerCallbackQuery", "sendChatAction", "getChat", "getChatMember",
+    "answerCallbackQuery", "answerInlineQuery", "sendChatAction", "getChat", "getChatMember",
     "getChatAdministrators", "getChatMemberCount",
 )
 # Accepted and acknowledged without side effects that tests need to inspect (calls() has them).
@@ -1402,6 +1672,31 @@ def _check_markup(markup: Any) -> None:
                                                 "switch_inline_query_chosen_chat")):
                 raise ApiError(400, "Bad Request: can't parse inline keyboard button: "
                                "Text buttons are unallowed in the inline keyboard")
+
+
+def _check_results_button(button: Any) -> None:
+    """The optional InlineQueryResultsButton above the results: a text and either a Web App
+    or a /start parameter (1-64 characters of A-Z, a-z, 0-9, _ and -)."""
+    if button is None:
+        return
+    prefix = "Bad Request: can't parse InlineQueryResultsButton: "
+    if not isinstance(button, dict):
+        raise ApiError(400, prefix + "expected an Object")
+    if not isinstance(button.get("text"), str) or not button["text"]:
+        raise ApiError(400, prefix + "Can't find field \"text\"")
+    if "web_app" in button:
+        web_app = button["web_app"]
+        if not isinstance(web_app, dict) or not str(web_app.get("url") or "").startswith(
+                "https://"):
+            raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
+    elif "start_parameter" in button:
+        start = button["start_parameter"]
+        if not isinstance(start, str) or not start:
+            raise ApiError(400, "Bad Request: START_PARAM_EMPTY")
+        if not _START_PARAMETER_RE.fullmatch(start):
+            raise ApiError(400, "Bad Request: START_PARAM_INVALID")
+    else:
+        raise ApiError(400, prefix + "expected web_app or start_parameter")
 
 
 _COMMAND_RE = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/@])")
