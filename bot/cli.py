@@ -190,13 +190,19 @@ def digest(ctx: click.Context, since: timedelta, limit: int | None) -> None:
         click.echo("(--limit shows more; `nashra read ID` opens one in full)")
 
 
-@main.command()
-@click.argument("query", nargs=-1, required=True)
+# -word excludes a word: unknown options are passed on as query text, not refused.
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("query", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
 @click.option("--page", type=click.IntRange(1, 1000), default=1, show_default=True)
 @click.pass_context
 def search(ctx: click.Context, query: tuple[str, ...], limit: int, page: int) -> None:
-    """Search the archive in English or Arabic (with or without diacritics)."""
+    """Search the archive in English or Arabic.
+
+    Every word must match, in any form: election finds elections, حكومة finds والحكومة.
+    Also: "exact phrase", -word to leave out, source:NAME, since:7d or since:2026-11-01,
+    until:2026-11-20. One result per story, best first.
+    """
     settings = _settings(ctx)
     text = " ".join(query)
     with _guard(ctx, lambda: Store(settings.database_path)) as store:

@@ -22,8 +22,8 @@ from bot.digest import relative_time
 from bot.models import FeedState, ModelInfo
 from bot.pipeline import FeedReport, RefreshReport
 from bot.search import SearchPage
+from bot.snippets import Snippet, snippet_text
 from bot.store import StoredArticle
-from bot.store.base import HIGHLIGHT_END, HIGHLIGHT_START
 
 TOKEN_ENV = "NASHRA_TELEGRAM_TOKEN"
 REDACTED = "<redacted>"
@@ -235,25 +235,30 @@ def models_table(models: Sequence[ModelInfo]) -> str:
     return table(["Pair", "Version", "Size", "Id", "Path"], rows)
 
 
-def highlight(snippet: str, color: bool) -> str:
+def highlight(snippet: Snippet, color: bool) -> str:
     if color:
-        return snippet.replace(HIGHLIGHT_START, "\x1b[1m").replace(HIGHLIGHT_END, "\x1b[0m")
-    return snippet.replace(HIGHLIGHT_START, "[").replace(HIGHLIGHT_END, "]")
+        return snippet_text(snippet, "\x1b[1m", "\x1b[0m")
+    return snippet_text(snippet)
 
 
 def search_results(page: SearchPage, *, color: bool) -> str:
+    notes = [*page.query.problems,
+             *(f"No source matches {name!r} (`nashra feeds` lists them)."
+               for name in page.unknown_sources)]
     if not page.hits:
         if page.offset:
             return "No more results."
-        return f"No results for {page.query!r}."
-    lines = [] if page.matched_all_terms else ["No article has every word; showing any-word "
-                                              "matches."]
+        return "\n".join([*notes, f"No results for {page.text!r}."])
+    if not page.matched_all_terms:
+        notes.append("No story has every word; showing stories with some of them.")
+    lines = [*notes, ""] if notes else []
     for rank, hit in enumerate(page.hits, start=page.offset + 1):
         a = hit.article
         title = a.title_translated or a.title_original
+        also = f" · also in {hit.outlets - 1} more" if hit.outlets > 1 else ""
         lines += [f"{rank}. {title}",
-                  f"   {a.feed_name} · {a.published:%Y-%m-%d %H:%M} UTC",
-                  f"   {highlight(' '.join(hit.snippet.split()), color)}",
+                  f"   {a.feed_name} · {a.published:%Y-%m-%d %H:%M} UTC{also} · id {a.id}",
+                  f"   {highlight(hit.snippet, color)}",
                   f"   {a.url}", ""]
     if page.has_more:
         lines.append(f"More results: add --page {page.offset // page.limit + 2}")

@@ -1,175 +1,129 @@
-"""Search the archive: turn what a user typed into a safe FTS5 query, rank and paginate.
+"""Search the archive: what a reader typed (:mod:`bot.query`) → one page of stories.
 
-Users type words, "quoted phrases" and stray punctuation. Everything becomes quoted FTS5
-strings, so operators and syntax in the input are matched as words, never interpreted.
-Arabic is folded like the index (tashkeel, tatweel, alef forms, ya, ta marbuta).
+Shared by /search, inline mode and ``nashra search``. Every word must match, in its exact
+form or by its stem; when no story has them all, the stories with the most of them are
+shown instead, labelled as partial matches. The store ranks ids (one per story) and reads
+only the page's articles; snippets (:mod:`bot.snippets`) are cut from the text in the
+reader's script: Arabic words from the Arabic original, Latin words from the translation.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from bot.store import SearchRow
-from bot.store.base import HIGHLIGHT_END, HIGHLIGHT_START, Ranked
-from bot.textnorm import arabic_ratio, normalize_arabic
+from bot.analysis import is_arabic
+from bot.query import MAX_QUERY_CHARS, Query, parse_query
+from bot.snippets import Snippet, make_snippet
+from bot.store import StoredArticle
+from bot.store.search import Match, SearchScope
 
-# Longer input is refused by the bot (query_problem) and cut to this length everywhere else.
-MAX_QUERY_CHARS = 200
-MAX_TERMS = 12
 # Deepest result offset a caller may ask for (pages beyond are refused, never queried).
 MAX_OFFSET = 100_000
-SNIPPET_WORDS = 18
-_FOLD_RUN = 64
-_PHRASE = re.compile(r'"([^"]*)"')
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-@dataclass(frozen=True)
-class SearchQuery:
-    """A parsed query: each term is a word or a phrase (a tuple of words)."""
-
-    terms: tuple[tuple[str, ...], ...]
-
-    @property
-    def empty(self) -> bool:
-        return not self.terms
-
-    def match_all(self) -> str:
-        """Every term must match (FTS5 implicit AND)."""
-        return " ".join(_quote(term) for term in self.terms)
-
-    def match_any(self) -> str:
-        return " OR ".join(_quote(term) for term in self.terms)
 
 
 class Archive(Protocol):
-    """Where search() looks: the Store itself, or its read-only ``Store.reader()``."""
+    """Where :func:`search` looks: the store's read-only ``Store.reader()``."""
 
-    def search_exists(self, match: str) -> bool: ...
+    def search_sources(self, names: Sequence[str]) -> tuple[int, ...]: ...
 
-    def search_ranked(self, match: str, *, limit: int, offset: int = 0,
-                      now: datetime) -> list[Ranked]: ...
+    def search_exists(self, query: Query, scope: SearchScope, *,
+                      any_term: bool = False) -> bool: ...
 
-    def search_hits(self, match: str, ranked: Sequence[Ranked]) -> list[SearchRow]: ...
+    def search_ranked(self, query: Query, scope: SearchScope, *, limit: int, offset: int = 0,
+                      now: datetime, any_term: bool = False) -> list[Match]: ...
+
+    def search_articles(self, ids: Sequence[int]) -> dict[int, StoredArticle]: ...
+
+    def story_outlets(self, story_ids: Sequence[int]) -> dict[int, int]: ...
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One story found: its best-matching article, a snippet, and how many sources carry it."""
+
+    article: StoredArticle
+    snippet: Snippet
+    outlets: int
+    score: float
 
 
 @dataclass(frozen=True)
 class SearchPage:
-    query: str
-    hits: list[SearchRow]
+    text: str
+    query: Query
+    hits: list[SearchHit]
     offset: int
     limit: int
     has_more: bool
     matched_all_terms: bool
+    unknown_sources: tuple[str, ...] = field(default=())
 
 
-def parse_query(text: str) -> SearchQuery:
-    """Split user input into folded words and phrases; anything else is dropped."""
-    text = normalize_arabic(text[:MAX_QUERY_CHARS]).lower()
-    terms: list[tuple[str, ...]] = []
-    for phrase in _PHRASE.findall(text):
-        words = tuple(_WORD.findall(phrase))
-        if words:
-            terms.append(words)
-    for word in _WORD.findall(_PHRASE.sub(" ", text)):
-        terms.append((word,))
-    return SearchQuery(tuple(dict.fromkeys(terms))[:MAX_TERMS])
-
-
-def query_problem(text: str) -> str | None:
+def query_problem(text: str, now: datetime | None = None) -> str | None:
     """Why ``text`` cannot be searched as typed, in one short sentence; None when it can."""
     if len(text) > MAX_QUERY_CHARS:
         return f"That search is too long (max {MAX_QUERY_CHARS} characters)."
-    if parse_query(text).empty:
+    if parse_query(text, now or datetime.now(UTC)).empty:
         return "There are no words to search for in that. Try e.g. /search central bank."
     return None
 
 
-def _quote(term: tuple[str, ...]) -> str:
-    # Words come from \w runs so they hold no quotes; doubling is a second line of defence.
-    return '"' + " ".join(term).replace('"', '""') + '"'
-
-
 def search(archive: Archive, text: str, *, limit: int = 10, offset: int = 0,
            now: datetime | None = None) -> SearchPage:
-    """Ranked results for ``text``: all terms first; if none match, any term.
-
-    Matches are ranked by id and score alone (one more than the page, to know whether
-    another page follows); only the page's articles are read, with their snippets. The
-    store ranks by relevance and recency; a very common word, among its newest matches
-    only, by recency and title matches (SQLite: :mod:`bot.store.search`).
-    """
-    query = parse_query(text)
+    """Ranked stories for ``text``: every word first; if none has them all, any word."""
     now = now or datetime.now(UTC)
+    query = parse_query(text, now)
+    page = SearchPage(text, query, [], offset, limit, False, True)
     if query.empty or not 0 <= offset <= MAX_OFFSET:
-        return SearchPage(text, [], offset, limit, False, True)
-    match, matched_all = query.match_all(), True
-    if len(query.terms) > 1 and not archive.search_exists(match):
-        match, matched_all = query.match_any(), False
-    ranked = archive.search_ranked(match, limit=limit + 1, offset=offset, now=now)
-    rows = archive.search_hits(match, ranked[:limit])
-    hits = [_readable_snippet(row, query) for row in rows]
-    return SearchPage(text, hits, offset, limit, len(ranked) > limit, matched_all)
+        return page
+    scope, unknown = _scope(archive, query)
+    if scope.feed_ids == ():  # no source has that name
+        return SearchPage(text, query, [], offset, limit, False, True, unknown)
+    any_term = _terms(query) > 1 and not archive.search_exists(query, scope)
+    ranked = archive.search_ranked(query, scope, limit=limit + 1, offset=offset, now=now,
+                                   any_term=any_term)
+    hits = _hits(archive, query, ranked[:limit])
+    return SearchPage(text, query, hits, offset, limit, len(ranked) > limit, not any_term,
+                      unknown)
 
 
-def _readable_snippet(row: SearchRow, query: SearchQuery) -> SearchRow:
-    """The index holds folded Arabic; show a snippet cut from the original text instead."""
-    if arabic_ratio(row.snippet) < 0.5:
-        return row
-    words = {word for term in query.terms for word in term}
-    for original in (row.article.title_original, row.article.text_original):
-        snippet = arabic_snippet(original, words)
-        if snippet:
-            return replace(row, snippet=snippet)
-    return row
+def _terms(query: Query) -> int:
+    return len(query.words) + len(query.exact_words) + len(query.phrases)
 
 
-def arabic_snippet(text: str, words: set[str] | Sequence[str],
-                   width: int = SNIPPET_WORDS) -> str | None:
-    """A window of ``text`` around the first matching word, matches wrapped in markers
-    (the markers' own characters are removed from ``text`` first)."""
-    tokens = _unmarked(text).split()
-    wanted = set(words)
-    first = _first_match(tokens, wanted)
-    if first is None:
-        return None
-    start = max(0, min(first - width // 3, len(tokens) - width))
-    window = tokens[start:start + width]
-    shown = [f"{HIGHLIGHT_START}{token}{HIGHLIGHT_END}" if _matches(token, wanted) else token
-             for token in window]
-    prefix = "…" if start > 0 else ""
-    suffix = "…" if start + width < len(tokens) else ""
-    return prefix + " ".join(shown) + suffix
+def _scope(archive: Archive, query: Query) -> tuple[SearchScope, tuple[str, ...]]:
+    """The sources and dates to search, and the source names that match no source."""
+    if not query.sources:
+        return SearchScope(None, query.since, query.until), ()
+    found: dict[int, None] = {}
+    unknown: list[str] = []
+    for name in query.sources:
+        ids = archive.search_sources([name])
+        found.update(dict.fromkeys(ids))
+        if not ids:
+            unknown.append(name)
+    return SearchScope(tuple(found), query.since, query.until), tuple(unknown)
 
 
-def _matches(token: str, wanted: set[str]) -> bool:
-    return not wanted.isdisjoint(_WORD.findall(normalize_arabic(token).lower()))
+def _hits(archive: Archive, query: Query, ranked: Sequence[Match]) -> list[SearchHit]:
+    articles = archive.search_articles([m.article_id for m in ranked])
+    outlets = archive.story_outlets([m.story_id for m in ranked])
+    hits = []
+    for match in ranked:
+        article = articles.get(match.article_id)
+        if article is not None:  # deleted meanwhile
+            hits.append(SearchHit(article, snippet(article, query),
+                                  outlets.get(match.story_id, 1), match.score))
+    return hits
 
 
-def _first_match(tokens: list[str], wanted: set[str]) -> int | None:
-    """The index of the first token holding a wanted word. Articles are long and folding
-    is slow, so runs of tokens are folded together and searched until one has a match."""
-    if not wanted:
-        return None
-    words = "|".join(re.escape(word) for word in sorted(wanted, key=len, reverse=True))
-    pattern = re.compile(rf"(?<![^\W_])(?:{words})(?![^\W_])")
-    for begin in range(0, len(tokens), _FOLD_RUN):
-        run = tokens[begin:begin + _FOLD_RUN]
-        folded = normalize_arabic(" ".join(run)).lower()
-        match = pattern.search(folded)
-        if match is None:
-            continue
-        if folded.count(" ") == len(run) - 1:   # folding kept the tokens apart as they were
-            return begin + folded.count(" ", 0, match.start())
-        found = next((i for i, token in enumerate(run) if _matches(token, wanted)), None)
-        if found is not None:
-            return begin + found
-    return None
-
-
-def _unmarked(text: str) -> str:
-    return text.replace(HIGHLIGHT_START, "").replace(HIGHLIGHT_END, "")
+def snippet(article: StoredArticle, query: Query) -> Snippet:
+    """Words around the first match, from the text in the script of the query's words."""
+    english = [article.text_translated, article.title_translated]
+    arabic = [article.text_original, article.title_original]
+    tokens = [*query.words, *query.exact_words, *(t for p in query.phrases for t in p)]
+    texts = arabic + english if tokens and is_arabic(tokens[0]) else english + arabic
+    return make_snippet(texts, query.words, query.phrases, query.exact_words)

@@ -24,6 +24,7 @@ from support.fake_telegram import FakeTelegram
 from support.feed_server import FeedServer
 
 from bot.due import next_due
+from bot.query import query_help
 from bot.telegram.handlers import COMMANDS
 from bot.telegram.schedule import TICK_ENV
 
@@ -186,7 +187,7 @@ def test_search_pages_with_buttons_and_arabic(site: BotSite) -> None:
         async with running_bot(site):
             tg = site.telegram
             usage = await say(tg, "/search")
-            assert usage["text"].startswith("Usage: /search words")
+            assert usage["text"] == query_help()
             having = [a for a in ARTICLES if "في" in re.findall(r"[^\W_]+", a.title + a.text)]
             assert len(having) > 5
             first = await say(tg, "/search في")

@@ -1,181 +1,217 @@
-"""Search: escaping, Arabic folding, ranking with recency, snippets and paging."""
+"""Search: stems in both languages, exact forms first, the query language's filters, one
+result per story, ranking with recency, paging, snippets — on a real SQLite file."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from test_store import FEEDS, NOW, make_article
 
-from bot.search import arabic_snippet, parse_query, search
+from bot.config import FeedConfig
+from bot.search import SearchPage, search
 from bot.store import Store
 from bot.store import search as store_search
-from bot.store.base import HIGHLIGHT_END, HIGHLIGHT_START
-from bot.telegram.handlers import snippet_html
+from bot.store.search import SearchReader
+from bot.telegram.searching import snippet_html
 
 
 @pytest.fixture
-def archive(tmp_path: Path) -> Store:
-    store = Store(tmp_path / "n.db")
-    feed = store.sync_feeds(FEEDS, NOW)[0]
-    store.add_articles([
-        make_article(feed.id, 1, title_translated="Central bank raises interest rates",
-                     text_translated="The central bank raised rates to fight inflation.",
-                     title_original="البنكُ المركزيُّ يرفع أسعار الفائدة"),
-        make_article(feed.id, 200, title_translated="Central bank holds rates",
-                     text_translated="An older decision by the central bank.",
-                     title_original="المصرف المركزي يثبّت الفائدة"),
-        make_article(feed.id, 3, title_translated="Football final in Cairo",
-                     text_translated="Fans gathered at the stadium in Cairo.",
-                     title_original="نهائي كرة القدم في القاهرة"),
-    ])
-    return store
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "n.db") as db:
+        feed = db.sync_feeds(FEEDS, NOW)[0]
+        db.add_articles([
+            make_article(feed.id, 1, title_translated="Central bank raises interest rates",
+                         text_translated="The central bank raised rates to fight inflation.",
+                         title_original="البنكُ المركزيُّ يرفع أسعار الفائدة"),
+            make_article(feed.id, 200, title_translated="Central bank holds rates",
+                         text_translated="An older decision by the central bank.",
+                         title_original="المصرف المركزي يثبّت الفائدة"),
+            make_article(feed.id, 3, title_translated="Football final in Cairo",
+                         text_translated="Fans gathered at the stadium in Cairo.",
+                         title_original="نهائي كرة القدم في القاهرة"),
+        ])
+        yield db
+
+
+@pytest.fixture
+def archive(store: Store) -> SearchReader:
+    return store.reader()
+
+
+def ids(page: SearchPage) -> list[int]:
+    return [hit.article.id for hit in page.hits]
+
+
+def add(store: Store, n: int, feed: int = 1, **changes: object) -> int:
+    [article_id] = store.insert_articles([make_article(feed, n, **changes)])
+    return article_id
 
 
 @pytest.mark.parametrize("hostile", [
     '"', 'AND OR NOT', "bank*", "(bank", "bank)", "NEAR(bank rates)", "'; DROP TABLE articles;--",
-    "title_translated:bank", "^bank", "{bank}", "-bank", "bank + rates", "\x00", "؟؟",
+    "title_en:bank", "{title_stems}: bank", "^bank", "{bank}", "-bank", "bank + rates", "\x00",
+    "؟؟", "source:", 'source:"%_\\', "since:yesterday", '-"', "bank -", "-(bank)",
 ])
-def test_hostile_input_never_raises(archive: Store, hostile: str) -> None:
+def test_hostile_input_never_raises(store: Store, archive: SearchReader, hostile: str) -> None:
     page = search(archive, hostile, now=NOW)
     assert isinstance(page.hits, list)
-    assert archive.count_articles() == 3
+    assert store.count_articles() == 3
 
 
-def test_operator_words_are_matched_as_words(archive: Store) -> None:
-    assert parse_query("bank AND rates").match_all() == '"bank" "and" "rates"'
-    assert parse_query('"central bank" rates').terms == (("central", "bank"), ("rates",))
+def test_operator_words_are_matched_as_words(store: Store, archive: SearchReader) -> None:
+    add(store, 4, title_translated="Talks on Gaza and Lebanon", text_translated="Or not.")
+    assert ids(search(archive, "gaza AND lebanon", now=NOW)) == [4]
+    assert ids(search(archive, "NEAR", now=NOW)) == []
 
 
-def test_english_words_rank_by_relevance_and_recency(archive: Store) -> None:
-    page = search(archive, "central bank", now=NOW)
-    titles = [h.article.title_translated for h in page.hits]
-    assert titles[0] == "Central bank raises interest rates"  # newer of two equal matches
-    assert "Football final in Cairo" not in titles
-    snippet = page.hits[0].snippet
-    assert f"{HIGHLIGHT_START}bank{HIGHLIGHT_END}".lower() in snippet.lower()
+def test_english_stems_find_other_forms_and_exact_forms_rank_first(
+        store: Store, archive: SearchReader) -> None:
+    stemmed = add(store, 5, title_translated="Parliament vote",
+                  text_translated="Voters elected a new parliament; turnout was high.")
+    exact = add(store, 6, title_translated="Parliament vote",
+                text_translated="The election of a new parliament; turnout was high.")
+    plural = add(store, 7, title_translated="Parliament vote",
+                 text_translated="After the elections a new parliament met.")
+    page = search(archive, "election", now=NOW)
+    assert ids(page)[0] == exact  # the form searched for ranks above other forms
+    assert set(ids(page)) == {stemmed, exact, plural}
+    assert ids(search(archive, '"election"', now=NOW)) == [exact]  # quoted: that form only
+
+
+@pytest.mark.parametrize("query", ["الحكومة", "حكومة", "حكومات", "والحكومة"])
+def test_arabic_stems_and_clitics(store: Store, archive: SearchReader, query: str) -> None:
+    with_article = add(store, 8, title_original="بيان رسمي",
+                       text_original="قالت والحكومة إن المحادثات مستمرة")
+    with_preposition = add(store, 9, title_original="قروض جديدة",
+                           text_original="قدم البنك قروضا للحكومات العربية")
+    bare_clitic = add(store, 10, title_original="وحكومة الوحدة تجتمع",
+                      text_original="اجتماع في العاصمة")
+    assert set(ids(search(archive, query, now=NOW))) == {
+        with_article, with_preposition, bare_clitic}, query
 
 
 @pytest.mark.parametrize("query", ["البنك المركزي", "البنكُ المركزيُّ", "ألبنك", "المركزى"])
-def test_arabic_with_or_without_diacritics(archive: Store, query: str) -> None:
+def test_arabic_with_or_without_diacritics(archive: SearchReader, query: str) -> None:
     page = search(archive, query, now=NOW)
     assert page.hits, query
     assert page.hits[0].article.title_original.startswith(("البنكُ", "المصرف"))
 
 
-def test_any_word_fallback_when_no_article_has_all(archive: Store) -> None:
+def test_phrases_exclusions_sources_and_dates(store: Store, archive: SearchReader) -> None:
+    store.sync_feeds([*FEEDS, FeedConfig("https://www.bbc.com/arabic/rss.xml", "BBC Arabic")],
+                     NOW)
+    bbc = next(f.id for f in store.feeds() if f.name == "BBC Arabic")
+    reordered = add(store, 11, title_translated="Rates: the bank is central to the plan")
+    old_bbc = add(store, 12, feed=bbc, title_translated="Central bank cuts rates",
+                  published=NOW - timedelta(days=30))
+    assert ids(search(archive, '"central bank" rates', now=NOW)) == [1, 2, old_bbc]
+    assert reordered in ids(search(archive, "central bank rates", now=NOW))
+    assert set(ids(search(archive, "central bank -raises", now=NOW))) == {2, old_bbc, reordered}
+    assert set(ids(search(archive, 'bank -"interest rates"', now=NOW))) == {
+        2, old_bbc, reordered}
+    for source in ("source:bbc", "source:BBC.com", 'source:"bbc arabic"', "مصدر:bbc"):
+        assert ids(search(archive, f"bank {source}", now=NOW)) == [old_bbc], source
+    unknown = search(archive, "bank source:reuters", now=NOW)
+    assert unknown.hits == [] and unknown.unknown_sources == ("reuters",)
+    assert old_bbc not in ids(search(archive, "bank since:7d", now=NOW))
+    day = (NOW - timedelta(days=30)).date().isoformat()
+    assert ids(search(archive, f"bank since:{day} until:{day}", now=NOW)) == [old_bbc]
+
+
+def test_one_result_per_story_with_its_outlets(store: Store, archive: SearchReader) -> None:
+    store.sync_feeds([*FEEDS, FeedConfig("https://b.example/rss", "Outlet B")], NOW)
+    other = store.feeds()[-1].id
+    copy = add(store, 13, feed=other, title_translated="Central bank raises rates again")
+    store._db.execute("UPDATE articles SET story_id = 1 WHERE id = :id", {"id": copy})
+    page = search(archive, "central bank", now=NOW)
+    stories = [hit.article.story_id for hit in page.hits]
+    assert sorted(stories) == [1, 2]  # two stories, three articles
+    assert next(h for h in page.hits if h.article.story_id == 1).outlets == 2
+
+
+def test_any_word_fallback_when_no_story_has_all(archive: SearchReader) -> None:
     page = search(archive, "Cairo inflation", now=NOW)
     assert not page.matched_all_terms
     assert len(page.hits) == 2
 
 
-def test_paging(archive: Store) -> None:
+def test_paging_and_empty_queries(archive: SearchReader) -> None:
     first = search(archive, "bank", limit=1, now=NOW)
     second = search(archive, "bank", limit=1, offset=1, now=NOW)
     assert first.has_more and not second.has_more
-    assert first.hits[0].article.id != second.hits[0].article.id
-
-
-def test_empty_query(archive: Store) -> None:
+    assert ids(first) != ids(second)
     assert search(archive, "  ?! ", now=NOW).hits == []
+    assert search(archive, "source:bbc since:7d", now=NOW).hits == []  # filters alone
 
 
-def test_recency_boost_orders_equal_matches(archive: Store) -> None:
+def test_recency_boost_orders_equal_matches(archive: SearchReader) -> None:
     page = search(archive, "rates", now=NOW + timedelta(days=1))
     assert page.hits[0].article.title_translated.startswith("Central bank raises")
 
 
-def test_arabic_snippet_shows_original_spelling(archive: Store) -> None:
-    page = search(archive, "المركزي", now=NOW)
-    snippet = page.hits[0].snippet
-    assert f"{HIGHLIGHT_START}المركزيُّ{HIGHLIGHT_END}" in snippet
-    assert "البنكُ" in snippet  # diacritics as published, not the folded index form
+def test_snippets_show_the_original_spelling_and_mark_matches(archive: SearchReader) -> None:
+    [hit] = search(archive, "يرفع المركزي", now=NOW).hits
+    marked = [s.text for s in hit.snippet if s.match]
+    assert "المركزيُّ" in marked  # diacritics as published, not the folded index form
+    english = search(archive, "inflation", now=NOW).hits[0]
+    assert snippet_html(english.snippet).count("<b>inflation</b>") == 1
 
 
-def test_the_reader_finds_what_the_store_finds(archive: Store) -> None:
-    for query in ["central bank", "Cairo inflation", "المركزي", "rates"]:
-        direct = search(archive, query, limit=1, now=NOW)
-        assert search(archive.reader(), query, limit=1, now=NOW) == direct
-
-
-def test_pages_rank_ids_then_read_only_the_page(archive: Store) -> None:
-    feed = archive.feeds()[0]
-    archive.add_articles([make_article(feed.id, n, title_translated=f"Oil report {n}")
-                          for n in range(10, 40)])
-    everything = search(archive, "oil", limit=40, now=NOW)
+def test_pages_rank_ids_then_read_only_the_page(store: Store, archive: SearchReader) -> None:
+    feed = store.feeds()[0]
+    store.add_articles([make_article(feed.id, n, title_translated=f"Oil report {n}")
+                        for n in range(10, 40)])
+    everything = search(archive, "report", limit=40, now=NOW)
     assert len(everything.hits) == 30 and not everything.has_more
-    ranked = archive.search_ranked('"oil"', limit=40, now=NOW)
-    assert [(h.article.id, h.score) for h in everything.hits] == ranked
     assert [h.score for h in everything.hits] == sorted(h.score for h in everything.hits)
     paged = [hit for offset in range(0, 30, 7)
-             for hit in search(archive, "oil", limit=7, offset=offset, now=NOW).hits]
+             for hit in search(archive, "report", limit=7, offset=offset, now=NOW).hits]
     assert paged == everything.hits
-    assert archive.search_hits('"oil"', list(reversed(ranked[:3]))) == everything.hits[2::-1]
 
 
-FORGED = f"{HIGHLIGHT_END}x{HIGHLIGHT_START}{HIGHLIGHT_START}"
+PRIVATE_USE = "\ue000\ue001"
 
 
-def test_markers_in_feed_text_cannot_unbalance_the_highlights(archive: Store) -> None:
-    feed = archive.feeds()[0]
-    archive.add_articles([make_article(
-        feed.id, 4, title_translated=f"Forged {FORGED} wheat harvest",
-        text_translated=f"The wheat {HIGHLIGHT_END}crop{HIGHLIGHT_START} was large.",
-        title_original=f"حصاد {FORGED} القمح", text_original=f"محصول {FORGED}القمح كبير")])
-    for query, word in [("wheat", "wheat"), ("القمح", "القمح")]:
+def test_private_use_characters_in_feed_text_cannot_break_the_markup(
+        store: Store, archive: SearchReader) -> None:
+    add(store, 4, title_translated=f"Forged {PRIVATE_USE} wheat harvest",
+        text_translated=f"The wheat {PRIVATE_USE}crop{PRIVATE_USE} was <b>large</b>.",
+        title_original=f"حصاد {PRIVATE_USE} القمح", text_original=f"محصول {PRIVATE_USE}القمح")
+    for query in ("wheat", "القمح"):
         [hit] = search(archive, query, now=NOW).hits
-        marked = hit.snippet.replace(f"{HIGHLIGHT_START}{word}{HIGHLIGHT_END}", "")
-        assert word in hit.snippet and HIGHLIGHT_START not in marked, hit.snippet
-        assert HIGHLIGHT_END not in marked and "xx" not in marked
         html = snippet_html(hit.snippet)
-        assert html.count("<b>") == html.count("</b>") == hit.snippet.count(HIGHLIGHT_START)
-
-
-@pytest.mark.parametrize("snippet", [
-    f"a {HIGHLIGHT_END}b", f"{HIGHLIGHT_START}a {HIGHLIGHT_START}b", FORGED, f"{HIGHLIGHT_START}",
-    f"{HIGHLIGHT_START}<i>{HIGHLIGHT_END}{HIGHLIGHT_END} &",
-])
-def test_snippet_html_is_always_balanced(snippet: str) -> None:
-    html = snippet_html(snippet)
-    assert HIGHLIGHT_START not in html and HIGHLIGHT_END not in html
-    depth = 0
-    for tag in re.findall(r"</?b>", html):
-        depth += 1 if tag == "<b>" else -1
-        assert depth in (0, 1), html
-    assert depth == 0 and "<i>" not in html
+        assert PRIVATE_USE[0] not in html and PRIVATE_USE[1] not in html
+        assert html.count("<b>") == html.count("</b>") == sum(s.match for s in hit.snippet)
+        assert "<b>large</b>" not in html
 
 
 def test_a_common_word_is_ranked_among_its_newest_matches(
-        archive: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        store: Store, archive: SearchReader, monkeypatch: pytest.MonkeyPatch) -> None:
     """More matches than the window: the newest window, titles first, then by recency."""
     monkeypatch.setattr(store_search, "SEARCH_WINDOW", 10)
-    feed = archive.feeds()[0]
-    ids = archive.insert_articles([
+    feed = store.feeds()[0]
+    new = store.insert_articles([
         make_article(feed.id, n, title_translated=f"Oil report {n}" if n % 2 else "Markets",
                      published=NOW - timedelta(hours=40 - n)) for n in range(10, 40)])
     page = search(archive, "oil", limit=40, now=NOW)
-    newest = ids[:-11:-1]   # newest first, from n = 39: odd n have oil in the title too
-    assert [h.article.id for h in page.hits] == newest[::2] + newest[1::2]
+    newest = new[:-11:-1]   # newest first, from n = 39: odd n have oil in the title too
+    assert ids(page) == newest[::2] + newest[1::2]
     assert not page.has_more
-    assert [h.score for h in page.hits] == sorted(h.score for h in page.hits)
-    assert archive.search_ranked('"oil"', limit=40, now=NOW) == [
-        (h.article.id, h.score) for h in page.hits]
     last = search(archive, "oil", limit=5, offset=5, now=NOW)
     assert last.hits == page.hits[5:] and not last.has_more
     assert search(archive, "oil", limit=5, offset=10, now=NOW).hits == []
-    # Fewer matches than the window: all of them, by relevance and recency as before.
-    assert [h.article.id for h in search(archive, "central bank", now=NOW).hits] == [1, 2]
+    # Fewer matches than the window: all of them, by relevance and recency.
+    assert ids(search(archive, "central bank", now=NOW)) == [1, 2]
 
 
-def test_arabic_snippet_finds_late_matches_and_survives_ligatures() -> None:
-    filler = " ".join(f"كلمة{n}" for n in range(100))
-    snippet = arabic_snippet(f"{filler} قال البنكُ المركزيُّ اليوم", {"المركزي"})
-    assert snippet is not None and snippet.startswith("…")
-    assert f"{HIGHLIGHT_START}المركزيُّ{HIGHLIGHT_END}" in snippet
-    # U+FDFA folds to four words: the tokens are then folded one by one.
-    snippet = arabic_snippet("النبي \ufdfa قال إن المركزيَّ", {"المركزي"})
-    assert snippet == f"النبي \ufdfa قال إن {HIGHLIGHT_START}المركزيَّ{HIGHLIGHT_END}"
-    assert arabic_snippet("لا شيء هنا", {"المركزي"}) is None
-    assert arabic_snippet("لا شيء هنا", set()) is None
+def test_rows_without_a_story_are_each_their_own_result(
+        store: Store, archive: SearchReader) -> None:
+    """Rows another SQLite client wrote have no story yet: each is its own story."""
+    first, second = add(store, 14, title_translated="Airport reopens"), add(
+        store, 15, title_translated="Airport closes")
+    store._db.execute("UPDATE articles SET story_id = NULL WHERE id IN (:a, :b)",
+                      {"a": first, "b": second})
+    assert sorted(ids(search(archive, "airport", now=NOW))) == [first, second]

@@ -16,9 +16,9 @@ from support.bot_harness import READER, BotSite, button_data, make_bot_site, run
 from support.fake_telegram import FakeTelegram
 from support.feed_server import FeedServer
 
-from bot.store import Store
-from bot.store.base import Ranked
-from bot.store.search import SearchReader
+from bot.query import Query
+from bot.store import Store, StoredArticle
+from bot.store.search import Match, SearchReader, SearchScope
 
 
 @pytest.fixture
@@ -34,18 +34,26 @@ class GatedReader:
                  entered: threading.Event, threads: list[threading.Thread]) -> None:
         self._inner, self._gate, self._entered, self._threads = inner, gate, entered, threads
 
-    def search_exists(self, match: str) -> bool:
-        return self._inner.search_exists(match)
+    def search_sources(self, names: Sequence[str]) -> tuple[int, ...]:
+        return self._inner.search_sources(names)
 
-    def search_ranked(self, match: str, *, limit: int, offset: int = 0,
-                      now: datetime) -> list[Ranked]:
+    def search_exists(self, query: Query, scope: SearchScope, *,
+                      any_term: bool = False) -> bool:
+        return self._inner.search_exists(query, scope, any_term=any_term)
+
+    def search_ranked(self, query: Query, scope: SearchScope, *, limit: int, offset: int = 0,
+                      now: datetime, any_term: bool = False) -> list[Match]:
         self._threads.append(threading.current_thread())
         self._entered.set()
         assert self._gate.wait(timeout=30), "the test never opened the gate"
-        return self._inner.search_ranked(match, limit=limit, offset=offset, now=now)
+        return self._inner.search_ranked(query, scope, limit=limit, offset=offset, now=now,
+                                         any_term=any_term)
 
-    def search_hits(self, match: str, ranked: Sequence[Ranked]) -> Any:
-        return self._inner.search_hits(match, ranked)
+    def search_articles(self, ids: Sequence[int]) -> dict[int, StoredArticle]:
+        return self._inner.search_articles(ids)
+
+    def story_outlets(self, story_ids: Sequence[int]) -> dict[int, int]:
+        return self._inner.story_outlets(story_ids)
 
 
 def test_a_held_search_does_not_stop_other_updates(

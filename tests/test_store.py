@@ -14,6 +14,7 @@ from bot.models import Article
 from bot.search import search
 from bot.store import Store
 from bot.store.migrations import MIGRATIONS
+from bot.terms import field_stems
 from bot.textnorm import normalize_arabic
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -119,44 +120,70 @@ def test_translation_cache_is_per_model(store: Store) -> None:
     assert len(store.get_translations("m1", list(many))) == 1200
 
 
-def test_fts_follows_updates_and_deletes(store: Store) -> None:
+def found(store: Store, text: str) -> list[int]:
+    """Ids of the stories ``text`` finds, through the read-only connection as the bot does."""
+    return [hit.article.id for hit in search(store.reader(), text, now=NOW).hits]
+
+
+def test_search_index_follows_updates_and_deletes(store: Store) -> None:
     feed = store.sync_feeds(FEEDS, NOW)[0]
     store.add_articles([make_article(feed.id, 1)])
-    assert store.search_articles('"oil"', limit=5, now=NOW)
-    store._db.execute("UPDATE articles SET text_translated = 'Wheat harvest' WHERE id = 1")
-    assert not store.search_articles('"oil"', limit=5, now=NOW)
-    assert store.search_articles('"wheat"', limit=5, now=NOW)
+    assert found(store, "oil") == found(store, '"oil"') == [1]
+    store._db.execute(
+        "UPDATE articles SET text_translated = :text, lead = :lead, text_stems = :stems "
+        "WHERE id = 1", {"text": "Wheat harvests rose.", "lead": "Wheat harvests.",
+                         "stems": field_stems("Wheat harvests rose.",
+                                              "ارتفعت أسعار النفط في الأسواق العالمية.")})
+    assert not found(store, "oil")
+    assert found(store, '"wheat"') == found(store, "harvest") == [1]
     store._db.execute("DELETE FROM articles")
-    assert not store.search_articles('"wheat"', limit=5, now=NOW)
+    assert not found(store, '"wheat"')
+    assert not found(store, "harvest")
 
 
-def test_stored_folded_columns_feed_the_index(store: Store) -> None:
+def _indexed(store: Store, expression: str) -> list[int]:
+    return [row[0] for row in store._db.execute(
+        "SELECT rowid FROM search_index WHERE search_index MATCH ?", (expression,))]
+
+
+def test_stored_folded_and_stem_columns_feed_the_index(store: Store) -> None:
     feed = store.sync_feeds(FEEDS, NOW)[0]
     store.add_articles([make_article(feed.id, 1)])
     row = store._db.execute(
-        "SELECT a.title_original, a.title_folded, a.text_folded, f.title_original AS fts_title,"
-        " f.text_original AS fts_text FROM articles a JOIN articles_fts f ON f.rowid = a.id"
-    ).fetchone()
-    assert row["title_folded"] == normalize_arabic(row["title_original"]) == row["fts_title"]
-    assert row["text_folded"] == row["fts_text"] == "ارتفعت اسعار النفط في الاسواق العالميه."
+        "SELECT title_original, title_folded, text_folded, title_stems, text_stems "
+        "FROM articles").fetchone()
+    assert row["title_folded"] == normalize_arabic(row["title_original"])
+    assert row["text_folded"] == "ارتفعت اسعار النفط في الاسواق العالميه."
+    assert row["text_stems"] == field_stems("Oil prices rose on world markets.",
+                                            "ارتفعت أسعار النفط في الأسواق العالمية.")
+    # The index holds no text to read back (contentless): what it matches shows what it was
+    # given. Arabic fields hold the folded forms (ه for ة), stems fields the stems.
+    assert _indexed(store, 'text_ar : "العالميه"') == [1]
+    assert _indexed(store, 'text_ar : "العالمية"') == []
+    assert _indexed(store, 'text_stems : "market"') == [1]
+    assert _indexed(store, 'text_en : "market"') == []
+    assert _indexed(store, 'title_en : "headline"') == [1]
     triggers = store._db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger'")
-    assert not [sql for (sql,) in triggers if "nashra_fold" in sql]
+    assert not [sql for (sql,) in triggers if "nashra_fold" in sql or "nashra_stems" in sql]
 
 
 _RAW_INSERT = """
 INSERT INTO articles (feed_id, entry_key, url, canonical_url, published, fetched, language,
                       title_original, text_original, title_translated, text_translated, lead,
-                      model, title_folded, text_folded)
+                      model, title_folded, text_folded, title_stems, text_stems)
 VALUES (:feed, :key, :url, :url, '2026-11-20 11:00:00', '2026-11-20 11:00:00', 'ar',
         :title, :text, 'Farm ministers meet', 'In Riyadh.', 'Lead', 'm', :title_folded,
-        :text_folded)
+        :text_folded, :title_stems, :text_stems)
 """
 
 
 def _raw_article(feed_id: int, key: str, title: str, text: str) -> dict[str, object]:
     return {"feed": feed_id, "key": key, "url": f"http://127.0.0.1/raw/{key}", "title": title,
             "text": text, "title_folded": normalize_arabic(title),
-            "text_folded": normalize_arabic(text)}
+            "text_folded": normalize_arabic(text),
+            # What a client computes with bot.terms (or leaves NULL: exact forms only).
+            "title_stems": field_stems("Farm ministers meet", title),
+            "text_stems": field_stems("In Riyadh.", text)}
 
 
 def test_plain_sqlite_client_writes_without_nashra_functions(tmp_path: Path) -> None:
@@ -168,24 +195,27 @@ def test_plain_sqlite_client_writes_without_nashra_functions(tmp_path: Path) -> 
     with raw:
         raw.execute(_RAW_INSERT, _raw_article(feed_id, "raw", "اجتماعُ وزراءِ الزِّراعةِ",
                                               "في الرياض."))
-        raw.execute("UPDATE articles SET title_original = :t, title_folded = :f WHERE id = 1",
-                    {"t": "افتتاحُ مَكتبةٍ جديدة", "f": normalize_arabic("افتتاحُ مَكتبةٍ جديدة")})
+        retitled = "افتتاحُ مَكتبةٍ جديدة"
+        raw.execute("UPDATE articles SET title_original = :t, title_folded = :f, "
+                    "title_stems = :s WHERE id = 1",
+                    {"t": retitled, "f": normalize_arabic(retitled),
+                     "s": field_stems("News headline number 1", retitled)})
         raw.execute("DELETE FROM articles WHERE id = 2")
     raw.close()
     with Store(path) as store:
-        for query in ("الزِّراعةِ", "الزراعة", "الزراعه"):
-            assert [h.article.title_translated for h in search(store, query, now=NOW).hits] == [
+        reader = store.reader()
+        for query in ("الزِّراعةِ", "الزراعة", "الزراعه", "زراعة"):  # زراعة: by its stem
+            assert [h.article.title_translated for h in search(reader, query, now=NOW).hits] == [
                 "Farm ministers meet"]
-        assert [h.article.id for h in search(store, "مكتبة", now=NOW).hits] == [1]
-        assert [h.article.id for h in search(store, "مَكْتَبَةٌ", now=NOW).hits] == [1]
-        assert not search(store, "عنوان", now=NOW).hits  # 1 retitled, 2 deleted
+        assert found(store, "مكتبة") == found(store, "مَكْتَبَةٌ") == found(store, "المكتبات") == [1]
+        assert not found(store, "عنوان")  # 1 retitled, 2 deleted
         assert store.count_articles() == 2
 
 
 def test_rows_without_folded_columns_are_indexed_unfolded(store: Store) -> None:
     feed_id = store.sync_feeds(FEEDS, NOW)[0].id
     params = _raw_article(feed_id, "bare", "مطار دمشق", "رحلات")
-    params.update(title_folded=None, text_folded=None)
+    params.update(title_folded=None, text_folded=None, title_stems=None, text_stems=None)
     store._db.execute(_RAW_INSERT, params)
-    assert [h.article.title_original for h in search(store, "مطار", now=NOW).hits] == [
-        "مطار دمشق"]
+    hits = search(store.reader(), "مطار", now=NOW).hits
+    assert [h.article.title_original for h in hits] == ["مطار دمشق"]

@@ -15,6 +15,7 @@ from typing import Any, Self
 
 from bot.errors import StoreError
 from bot.store.migrations import MIGRATIONS
+from bot.terms import field_stems
 from bot.textnorm import normalize_arabic
 
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -25,12 +26,6 @@ LOCK_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 log = logging.getLogger(__name__)
 # Set by fail_fast_on_lock(): writes raise StoreBusy at once instead of waiting for the lock.
 _FAIL_FAST: ContextVar[bool] = ContextVar("nashra_store_fail_fast", default=False)
-
-# Search results, whatever the backend. Matches in a snippet are wrapped in these markers
-# (feed text holding them is stripped); a ranked match is (article id, score), lower first.
-HIGHLIGHT_START = "\ue000"
-HIGHLIGHT_END = "\ue001"
-Ranked = tuple[int, float]
 
 
 class StoreBusy(StoreError):
@@ -85,10 +80,11 @@ class Database:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.row_factory = sqlite3.Row
-            # Only migration 5's backfill calls nashra_fold (schema 1-4 triggers did too);
-            # from schema 5 on the triggers read the stored folded columns instead, so other
-            # SQLite clients can write the database without this function.
+            # Only the backfills of migrations 5 and 9 call these (schema 1-4 triggers called
+            # nashra_fold too); from schema 5 on the triggers read stored columns instead, so
+            # other SQLite clients can write the database without these functions.
             self._db.create_function("nashra_fold", 1, _fold, deterministic=True)
+            self._db.create_function("nashra_stems", 2, _stems, deterministic=True)
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
@@ -193,6 +189,9 @@ class Database:
         for version, script in enumerate(MIGRATIONS, start=1):
             if version <= current:
                 continue
+            if current:  # an existing database: some steps rewrite every article
+                log.info("upgrading the database to schema %d (large archives take minutes)",
+                         version)
             with self._transaction() as db:
                 for statement in _statements(script):
                     db.execute(statement)
@@ -246,6 +245,11 @@ def _describe(exc: sqlite3.Error) -> str:
 def _fold(text: str | None) -> str | None:
     """SQL ``nashra_fold``: what migration 5 backfills ``title_folded``/``text_folded`` with."""
     return normalize_arabic(text) if text is not None else None
+
+
+def _stems(translated: str | None, original: str | None) -> str:
+    """SQL ``nashra_stems``: what migration 9 backfills ``title_stems``/``text_stems`` with."""
+    return field_stems(translated or "", original or "")
 
 
 def _statements(script: str) -> list[str]:

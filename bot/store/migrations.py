@@ -222,4 +222,66 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX articles_candidates ON articles (id, fetched, feed_id, story_id);
     """,
+    # 9: search with stems (bot.terms). Each field's stems are stored beside the text, filled
+    #    by whoever writes the row; the backfill is this step's only call of nashra_stems. The
+    #    index holds no copy of any text (contentless): exact English (title, lead, text),
+    #    folded Arabic (title, text), and the stems of both. Its triggers hand it the same
+    #    column values on insert and on delete, as a contentless index requires. Search also
+    #    filters by source and date and keeps one result per story: those come with the ids,
+    #    from one covering index.
+    """
+    DROP TRIGGER articles_fts_insert;
+    DROP TRIGGER articles_fts_update;
+    DROP TRIGGER articles_fts_delete;
+    DROP TABLE articles_fts;
+    DROP INDEX articles_recency;
+    ALTER TABLE articles ADD COLUMN title_stems TEXT;
+    ALTER TABLE articles ADD COLUMN text_stems TEXT;
+    UPDATE articles SET title_stems = nashra_stems(title_translated, title_original),
+                        text_stems = nashra_stems(text_translated, text_original);
+    CREATE INDEX articles_search ON articles (id, published, feed_id, story_id);
+    CREATE VIRTUAL TABLE search_index USING fts5 (
+        title_en, lead_en, text_en, title_ar, text_ar, title_stems, text_stems,
+        content = '', tokenize = 'unicode61 remove_diacritics 2'
+    );
+    INSERT INTO search_index (rowid, title_en, lead_en, text_en, title_ar, text_ar,
+                              title_stems, text_stems)
+        SELECT id, title_translated, lead, text_translated,
+               COALESCE(title_folded, title_original), COALESCE(text_folded, text_original),
+               COALESCE(title_stems, ''), COALESCE(text_stems, '')
+        FROM articles;
+    CREATE TRIGGER search_index_insert AFTER INSERT ON articles BEGIN
+        INSERT INTO search_index (rowid, title_en, lead_en, text_en, title_ar, text_ar,
+                                  title_stems, text_stems)
+        VALUES (new.id, new.title_translated, new.lead, new.text_translated,
+                COALESCE(new.title_folded, new.title_original),
+                COALESCE(new.text_folded, new.text_original),
+                COALESCE(new.title_stems, ''), COALESCE(new.text_stems, ''));
+    END;
+    CREATE TRIGGER search_index_delete AFTER DELETE ON articles BEGIN
+        INSERT INTO search_index (search_index, rowid, title_en, lead_en, text_en, title_ar,
+                                  text_ar, title_stems, text_stems)
+        VALUES ('delete', old.id, old.title_translated, old.lead, old.text_translated,
+                COALESCE(old.title_folded, old.title_original),
+                COALESCE(old.text_folded, old.text_original),
+                COALESCE(old.title_stems, ''), COALESCE(old.text_stems, ''));
+    END;
+    CREATE TRIGGER search_index_update
+    AFTER UPDATE OF title_translated, lead, text_translated, title_original, text_original,
+                    title_folded, text_folded, title_stems, text_stems
+    ON articles BEGIN
+        INSERT INTO search_index (search_index, rowid, title_en, lead_en, text_en, title_ar,
+                                  text_ar, title_stems, text_stems)
+        VALUES ('delete', old.id, old.title_translated, old.lead, old.text_translated,
+                COALESCE(old.title_folded, old.title_original),
+                COALESCE(old.text_folded, old.text_original),
+                COALESCE(old.title_stems, ''), COALESCE(old.text_stems, ''));
+        INSERT INTO search_index (rowid, title_en, lead_en, text_en, title_ar, text_ar,
+                                  title_stems, text_stems)
+        VALUES (new.id, new.title_translated, new.lead, new.text_translated,
+                COALESCE(new.title_folded, new.title_original),
+                COALESCE(new.text_folded, new.text_original),
+                COALESCE(new.title_stems, ''), COALESCE(new.text_stems, ''));
+    END;
+    """,
 )

@@ -36,14 +36,6 @@ class StoredArticle:
     story_id: int = 0    # shared by the articles of one story; a singleton's is its own id
 
 
-@dataclass(frozen=True)
-class SearchRow:
-    """One search match: the article plus a snippet whose matches are wrapped in markers."""
-
-    article: StoredArticle
-    snippet: str
-    score: float
-
 def stored_article(row: sqlite3.Row) -> StoredArticle:
     return StoredArticle(
         id=row["id"], feed_id=row["feed_id"], feed_name=row["feed_name"], url=row["url"],

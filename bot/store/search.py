@@ -1,100 +1,161 @@
 """Full-text search in SQLite (FTS5): rank ids first, then read only the page shown.
 
-Ranking reads the full-text index and a covering index of publication times
-(``articles_recency``, schema 7); no article row is read until the page's few articles and
-snippets are. A query is first matched newest id first (articles are stored as they are
-fetched), up to ``SEARCH_WINDOW`` matches:
+The index (``search_index``, schema 9) holds no text: exact forms and stems of each field
+(see :mod:`bot.terms` and :mod:`bot.store.fts`). Ranking reads it and one covering index
+(``articles_search``: id, publication time, source, story), so filters by source and date
+and one result per story cost no article row; only the page's articles are read.
 
-* fewer matches than that: all of them are ranked by bm25 (titles weigh more) times a
-  boost for recent articles, as before the window existed;
+A query is first matched newest id first (articles are stored as they are fetched), up to
+``SEARCH_WINDOW`` matches:
+
+* fewer matches than that: all of them are ranked by bm25 (exact forms over stems, titles
+  over leads over texts) times a boost for recent articles;
 * more (a common word): bm25 is not affordable, since it counts each phrase's matches over
   the whole index first (milliseconds per common phrase at 100,000 articles, however few
   rows are ranked). The newest ``SEARCH_WINDOW`` matches are ranked by the same recency
   boost, doubled when the titles match, and the pages end there.
+
+Each story (one event across outlets) is one result: its best-ranked matching article.
 """
 
 from __future__ import annotations
 
-import secrets
 import sqlite3
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.errors import StoreError
-from bot.store.base import (
-    HIGHLIGHT_END,
-    HIGHLIGHT_START,
-    Ranked,
-    ReadConnection,
-    chunks,
-    placeholders,
-    to_db_time,
-)
-from bot.store.records import ARTICLE_COLUMNS, SearchRow, stored_article
+from bot.query import Query
+from bot.store import fts
+from bot.store.base import ReadConnection, chunks, placeholders, to_db_time
+from bot.store.records import ARTICLE_COLUMNS, StoredArticle, stored_article
 
 # A query with more matches than this is ranked among its newest this many (see above).
 SEARCH_WINDOW = 1000
-# The columns whose match doubles a common word's score (bm25 weighs them 8 and 6 to 1).
-_TITLES = "{title_translated title_original}"
+
+
+@dataclass(frozen=True)
+class SearchScope:
+    """Where to look: some sources only (None: all), published in ``[since, until)``."""
+
+    feed_ids: tuple[int, ...] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """One result: a story's best-ranked matching article and its score (lower is better)."""
+
+    article_id: int
+    story_id: int
+    score: float
 
 
 class SearchReader:
-    """The search steps on the store's read-only connection (see ``Store.reader``)."""
+    """The search steps on a connection: the store's read-only one (``Store.reader``)."""
 
     def __init__(self, connection: ReadConnection) -> None:
         self._connection = connection
 
-    def search_exists(self, match: str) -> bool:
+    def search_sources(self, names: Sequence[str]) -> tuple[int, ...]:
+        """Ids of the sources whose name or address contains any of ``names``."""
         with self._connection.use() as db:
-            return match_exists(db, match)
+            return source_ids(db, names)
 
-    def search_ranked(self, match: str, *, limit: int, offset: int = 0,
-                      now: datetime) -> list[Ranked]:
+    def search_exists(self, query: Query, scope: SearchScope, *, any_term: bool = False) -> bool:
+        """Whether anything matches (the index and the covering index alone)."""
         with self._connection.use() as db:
-            return rank(db, match, limit=limit, offset=offset, now=now)
+            return _exists(db, fts.match(query, any_term=any_term), scope)
 
-    def search_hits(self, match: str, ranked: Sequence[Ranked]) -> list[SearchRow]:
+    def search_ranked(self, query: Query, scope: SearchScope, *, limit: int, offset: int = 0,
+                      now: datetime, any_term: bool = False) -> list[Match]:
+        """One page of stories, best first; no article row is read."""
         with self._connection.use() as db:
-            return read_hits(db, match, ranked)
+            return rank(db, query, scope, limit=limit, offset=offset, now=now,
+                        any_term=any_term)
+
+    def search_articles(self, ids: Sequence[int]) -> dict[int, StoredArticle]:
+        """The articles of a page of results, by id."""
+        with self._connection.use() as db:
+            return read_articles(db, ids)
+
+    def story_outlets(self, story_ids: Sequence[int]) -> dict[int, int]:
+        """How many sources carry each story."""
+        with self._connection.use() as db:
+            return outlets(db, story_ids)
 
 
-def match_exists(db: sqlite3.Connection, match: str) -> bool:
-    """Whether an already escaped FTS5 expression matches any article (the index alone)."""
-    return _search(db, _SEARCH_EXISTS, {"match": match}).fetchone() is not None
+def source_ids(db: sqlite3.Connection, names: Sequence[str]) -> tuple[int, ...]:
+    found: dict[int, None] = {}
+    for name in names:
+        pattern = "%" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = db.execute("SELECT id FROM feeds WHERE lower(name) LIKE :p ESCAPE '\\' "
+                          "OR lower(url) LIKE :p ESCAPE '\\' ORDER BY id", {"p": pattern.lower()})
+        found.update(dict.fromkeys(row[0] for row in rows))
+    return tuple(found)
 
 
-def rank(db: sqlite3.Connection, match: str, *, limit: int, offset: int,
-         now: datetime) -> list[Ranked]:
-    """(article id, score) of one page of matches, best first (lower scores); no article
-    row is read. A common word's scores are on another scale than bm25's."""
-    if offset >= SEARCH_WINDOW:
+def rank(db: sqlite3.Connection, query: Query, scope: SearchScope, *, limit: int, offset: int,
+         now: datetime, any_term: bool = False) -> list[Match]:
+    """One page of matches, one per story, best first (lower scores). A common word's
+    scores are on another scale than bm25's."""
+    if offset >= SEARCH_WINDOW or scope.feed_ids == ():
         return []
-    params = {"match": match, "titles": f"{_TITLES} : ({match})", "window": SEARCH_WINDOW,
-              "limit": limit, "offset": offset, "now": to_db_time(now)}
-    rows = _search(db, _RANKED_NEWEST, params).fetchall()
+    where, params = _scope(scope)
+    params.update({"match": fts.match(query, any_term=any_term), "window": SEARCH_WINDOW,
+                   "titles": fts.in_titles(" OR ".join(fts.positives(query))),
+                   "limit": limit, "offset": offset, "now": to_db_time(now)})
+    rows = _search(db, _RANKED_NEWEST.format(scope=where), params).fetchall()
     if rows and rows[0]["matches"] < SEARCH_WINDOW:
-        rows = _search(db, _RANKED_BM25, params).fetchall()
-    return [(row["id"], row["score"]) for row in rows]
+        rows = _search(db, _RANKED_BM25.format(scope=where), params).fetchall()
+    return [Match(row["id"], row["story_id"], row["score"]) for row in rows]
 
 
-def read_hits(db: sqlite3.Connection, match: str, ranked: Sequence[Ranked]) -> list[SearchRow]:
-    """Read the ranked articles with snippets (snippet() needs the MATCH in its query).
+def read_articles(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, StoredArticle]:
+    found: dict[int, StoredArticle] = {}
+    for chunk in chunks(list(ids)):
+        marks, params = placeholders("r", chunk)
+        rows = db.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles a "
+                          f"JOIN feeds f ON f.id = a.feed_id WHERE a.id IN ({marks})", params)
+        found.update((row["id"], stored_article(row)) for row in rows)
+    return found
 
-    The snippet markers are random for each call, so text in an article cannot forge
-    them; the constant markers are stripped from the text before they replace them.
-    """
-    start, end = _snippet_markers()
-    found: dict[int, SearchRow] = {}
-    for chunk in chunks(list(dict(ranked).items())):
-        ids = [article_id for article_id, _score in chunk]
-        marks, params = placeholders("r", ids)
-        params.update({"match": match, "hs": start, "he": end, "lo": min(ids), "hi": max(ids)})
-        scores = dict(chunk)
-        for row in _search(db, _SEARCH_HITS.format(ids=marks), params):
-            snippet = _highlighted(row["snippet"], start, end)
-            found[row["id"]] = SearchRow(stored_article(row), snippet, scores[row["id"]])
-    return [found[article_id] for article_id, _score in ranked if article_id in found]
+
+def outlets(db: sqlite3.Connection, story_ids: Sequence[int]) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for chunk in chunks(list(story_ids)):
+        marks, params = placeholders("s", chunk)
+        rows = db.execute("SELECT story_id, COUNT(DISTINCT feed_id) FROM articles "
+                          f"WHERE story_id IN ({marks}) GROUP BY story_id", params)
+        counts.update((row[0], row[1]) for row in rows)
+    return counts
+
+
+def _exists(db: sqlite3.Connection, match: str, scope: SearchScope) -> bool:
+    if scope.feed_ids == ():
+        return False
+    where, params = _scope(scope)
+    params["match"] = match
+    return _search(db, _EXISTS.format(scope=where), params).fetchone() is not None
+
+
+def _scope(scope: SearchScope) -> tuple[str, dict[str, Any]]:
+    """SQL conditions on the covering index (alias ``a``) and their parameters."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if scope.feed_ids is not None:
+        marks, params = placeholders("f", list(scope.feed_ids))
+        clauses.append(f"a.feed_id IN ({marks})")
+    if scope.since is not None:
+        clauses.append("a.published >= :since")
+        params["since"] = to_db_time(scope.since)
+    if scope.until is not None:
+        clauses.append("a.published < :until")
+        params["until"] = to_db_time(scope.until)
+    return "".join(f" AND {clause}" for clause in clauses), params
 
 
 def _search(db: sqlite3.Connection, sql: str, params: Mapping[str, Any]) -> sqlite3.Cursor:
@@ -104,61 +165,50 @@ def _search(db: sqlite3.Connection, sql: str, params: Mapping[str, Any]) -> sqli
         raise StoreError(f"search failed: {exc}") from exc
 
 
-def _snippet_markers() -> tuple[str, str]:
-    nonce = secrets.token_hex(8)
-    return f"\x1e{nonce}[", f"]{nonce}\x1e"
-
-
-def _highlighted(snippet: str, start: str, end: str) -> str:
-    plain = snippet.replace(HIGHLIGHT_START, "").replace(HIGHLIGHT_END, "")
-    return plain.replace(start, HIGHLIGHT_START).replace(end, HIGHLIGHT_END)
-
-
-_SEARCH_EXISTS = """
-SELECT 1 FROM articles_fts WHERE articles_fts MATCH :match LIMIT 1
+_EXISTS = """
+SELECT 1 FROM search_index s JOIN articles a INDEXED BY articles_search ON a.id = s.rowid
+WHERE search_index MATCH :match{scope} LIMIT 1
 """
 
 # The recency factor runs from 2 (published now) towards 1 (weeks old). Publication times
 # come from the covering index, never from the (large) article rows.
-_RECENCY = "(1.0 + 1.0 / (1.0 + MAX(julianday(:now) - julianday(a.published), 0) / 3.0))"
+_RECENCY = "(1.0 + 1.0 / (1.0 + MAX(julianday(:now) - julianday(m.published), 0) / 3.0))"
+
+# One result per story: its best article, then the page.
+_PAGE = """
+best AS (
+    SELECT id, story_id, score,
+           ROW_NUMBER() OVER (PARTITION BY story_id ORDER BY score, id DESC) AS nth
+    FROM scored)
+SELECT id, story_id, score, (SELECT COUNT(*) FROM m) AS matches
+FROM best WHERE nth = 1
+ORDER BY score, id DESC
+LIMIT :limit OFFSET :offset
+"""
 
 # The newest window of matches (the index walked newest id first, stopped after the window),
 # those whose titles match too, and how many matched: a full window is a common word.
-_RANKED_NEWEST = f"""
-WITH newest AS MATERIALIZED (
-    SELECT rowid AS id FROM articles_fts WHERE articles_fts MATCH :match
-    ORDER BY rowid DESC LIMIT :window),
+_RANKED_NEWEST = """
+WITH m AS MATERIALIZED (
+    SELECT s.rowid AS id, COALESCE(a.story_id, a.id) AS story_id, a.published
+    FROM search_index s JOIN articles a INDEXED BY articles_search ON a.id = s.rowid
+    WHERE search_index MATCH :match{scope}
+    ORDER BY s.rowid DESC LIMIT :window),
 titled AS MATERIALIZED (
-    SELECT rowid AS id FROM articles_fts
-    WHERE articles_fts MATCH :titles AND rowid >= (SELECT MIN(id) FROM newest))
-SELECT n.id, -(CASE WHEN n.id IN titled THEN 2.0 ELSE 1.0 END) * {_RECENCY} AS score,
-       COUNT(*) OVER () AS matches
-FROM newest n
-JOIN articles a INDEXED BY articles_recency ON a.id = n.id
-ORDER BY score, n.id DESC
-LIMIT :limit OFFSET :offset
-"""
+    SELECT rowid AS id FROM search_index
+    WHERE search_index MATCH :titles AND rowid >= (SELECT MIN(id) FROM m)),
+scored AS (
+    SELECT m.id, m.story_id,
+           -(CASE WHEN m.id IN titled THEN 2.0 ELSE 1.0 END) * """ + _RECENCY + """ AS score
+    FROM m),""" + _PAGE
 
-# Fewer matches than the window: all of them, by bm25 (weights: translated title, translated
-# text, Arabic title, Arabic text; negative, lower is better) times the recency factor.
-_RANKED_BM25 = f"""
-SELECT m.id, m.relevance * {_RECENCY} AS score
-FROM (SELECT rowid AS id, bm25(articles_fts, 8.0, 1.0, 6.0, 1.0) AS relevance
-      FROM articles_fts WHERE articles_fts MATCH :match) AS m
-JOIN articles a INDEXED BY articles_recency ON a.id = m.id
-ORDER BY score, m.id DESC
-LIMIT :limit OFFSET :offset
-"""
-
-# One pass of the match over the page's id range (which holds fewer matches than the
-# window), not one per id: each new MATCH cursor reads the start of every term's doclists
-# again. The unary + keeps the IN list a filter, so SQLite hands FTS5 the range.
-_SEARCH_HITS = f"""
-SELECT {ARTICLE_COLUMNS},
-       snippet(articles_fts, -1, :hs, :he, '…', 16) AS snippet
-FROM articles_fts
-JOIN articles a ON a.id = articles_fts.rowid
-JOIN feeds f ON f.id = a.feed_id
-WHERE articles_fts MATCH :match
-  AND articles_fts.rowid BETWEEN :lo AND :hi AND +articles_fts.rowid IN ({{ids}})
-"""
+# Fewer matches than the window: all of them, by bm25 (negative, lower is better) times the
+# recency factor.
+_RANKED_BM25 = """
+WITH m AS MATERIALIZED (
+    SELECT s.rowid AS id, COALESCE(a.story_id, a.id) AS story_id, a.published,
+           bm25(search_index, """ + fts.WEIGHTS + """) AS relevance
+    FROM search_index s JOIN articles a INDEXED BY articles_search ON a.id = s.rowid
+    WHERE search_index MATCH :match{scope}),
+scored AS (SELECT m.id, m.story_id, m.relevance * """ + _RECENCY + """ AS score FROM m),
+""" + _PAGE

@@ -9,11 +9,12 @@ from typing import Any
 
 from bot.config import FeedConfig
 from bot.models import Article, FeedState
-from bot.store.base import Ranked, chunks, optional_time, placeholders, to_db_time
+from bot.store.base import chunks, optional_time, placeholders, to_db_time
 from bot.store.chats import ChatQueries
-from bot.store.records import ARTICLE_COLUMNS, SearchRow, StoredArticle, stored_article
-from bot.store.search import SearchReader, match_exists, rank, read_hits
+from bot.store.records import ARTICLE_COLUMNS, StoredArticle, stored_article
+from bot.store.search import SearchReader
 from bot.store.stories import StoryQueries
+from bot.terms import field_stems
 from bot.textnorm import normalize_arabic
 
 
@@ -183,11 +184,16 @@ class Store(ChatQueries, StoryQueries):
             for article in articles:
                 filled += db.execute(
                     "UPDATE articles SET title_translated = :title, text_translated = :text, "
-                    "lead = :lead, model = :model, untranslated = :untranslated "
+                    "lead = :lead, model = :model, untranslated = :untranslated, "
+                    "title_stems = :title_stems, text_stems = :text_stems "
                     "WHERE id = :id AND model = ''",
                     {"title": article.title_translated, "text": article.text_translated,
                      "lead": article.lead, "model": article.model,
-                     "untranslated": int(article.untranslated), "id": article.id}).rowcount
+                     "untranslated": int(article.untranslated), "id": article.id,
+                     "title_stems": field_stems(article.title_translated,
+                                                article.title_original),
+                     "text_stems": field_stems(article.text_translated,
+                                               article.text_original)}).rowcount
         return filled
 
     # search ---------------------------------------------------------------------------------
@@ -195,26 +201,6 @@ class Store(ChatQueries, StoryQueries):
     def reader(self) -> SearchReader:
         """Search through the read-only connection: from any thread, one call at a time."""
         return SearchReader(self.read_connection())
-
-    def search_exists(self, match: str) -> bool:
-        """Whether an already escaped FTS5 expression matches any article."""
-        return match_exists(self._db, match)
-
-    def search_ranked(self, match: str, *, limit: int, offset: int = 0,
-                      now: datetime) -> list[Ranked]:
-        """(article id, score) of one page of matches, best first; no article is read."""
-        return rank(self._db, match, limit=limit, offset=offset, now=now)
-
-    def search_hits(self, match: str, ranked: Sequence[Ranked]) -> list[SearchRow]:
-        """The articles and snippets of ``ranked``, in its order."""
-        return read_hits(self._db, match, ranked)
-
-    def search_articles(self, match: str, *, limit: int, offset: int = 0,
-                        now: datetime) -> list[SearchRow]:
-        """Rank, then read the page: bm25 with a boost for recent articles, among the
-        newest matches (see :mod:`bot.store.search`)."""
-        return self.search_hits(match, self.search_ranked(match, limit=limit, offset=offset,
-                                                          now=now))
 
     # translation cache ----------------------------------------------------------------------
 
@@ -247,10 +233,10 @@ class Store(ChatQueries, StoryQueries):
 _INSERT_ARTICLE = """
 INSERT INTO articles (feed_id, entry_key, url, canonical_url, published, fetched, language,
                       title_original, text_original, title_translated, text_translated, lead,
-                      model, untranslated, title_folded, text_folded)
+                      model, untranslated, title_folded, text_folded, title_stems, text_stems)
 VALUES (:feed_id, :key, :url, :canonical_url, :published, :fetched, :language,
         :title_original, :text_original, :title_translated, :text_translated, :lead,
-        :model, :untranslated, :title_folded, :text_folded)
+        :model, :untranslated, :title_folded, :text_folded, :title_stems, :text_stems)
 ON CONFLICT DO NOTHING
 """
 
@@ -278,9 +264,11 @@ def _article_params(article: Article) -> dict[str, Any]:
         "title_translated": article.title_translated,
         "text_translated": article.text_translated, "lead": article.lead,
         "model": article.model, "untranslated": int(article.untranslated),
-        # What the full-text index holds for the Arabic original (its triggers copy these).
+        # What the search index holds beside the texts (its triggers copy these).
         "title_folded": normalize_arabic(article.title_original),
         "text_folded": normalize_arabic(article.text_original),
+        "title_stems": field_stems(article.title_translated, article.title_original),
+        "text_stems": field_stems(article.text_translated, article.text_original),
     }
 
 

@@ -13,6 +13,7 @@ from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
@@ -25,7 +26,16 @@ from bot.fetch import Fetcher
 from bot.models import ModelInfo
 from bot.stages import engine_settings, fetch_settings
 from bot.store import Store
-from bot.telegram import admin, handlers, preferences, ratelimit, reading, wordlists
+from bot.telegram import (
+    admin,
+    handlers,
+    inline,
+    preferences,
+    ratelimit,
+    reading,
+    searching,
+    wordlists,
+)
 from bot.telegram.delivery import Outbox
 from bot.telegram.digests import more_button
 from bot.telegram.limits import TelegramLimits
@@ -73,7 +83,7 @@ def _add_handlers(app: NashraApp) -> None:
     commands = {
         "start": handlers.start, "help": handlers.help_command,
         "subscribe": handlers.subscribe, "unsubscribe": handlers.unsubscribe,
-        "digest": handlers.digest_now, "search": handlers.search_command,
+        "digest": handlers.digest_now, "search": searching.search_command,
         "sources": preferences.sources, "settings": preferences.settings,
         "addfeed": admin.add_feed, "removefeed": admin.remove_feed, "stats": admin.stats,
         "read": reading.read_command,
@@ -82,7 +92,7 @@ def _add_handlers(app: NashraApp) -> None:
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback))
     buttons = {
-        r"^subscribe$": handlers.subscribe_button, r"^search:": handlers.search_page_button,
+        r"^subscribe$": handlers.subscribe_button, r"^search:": searching.search_page_button,
         r"^src:": preferences.source_button, r"^set:": preferences.settings_button,
         r"^rmfeed:": admin.remove_feed_button, r"^stats:": admin.stats_button,
         f"^{MORE_DATA}$": more_button,
@@ -92,6 +102,7 @@ def _add_handlers(app: NashraApp) -> None:
     for pattern, callback in buttons.items():
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern))
     app.add_handler(CallbackQueryHandler(handlers.unknown_button))  # forged or outdated
+    app.add_handler(InlineQueryHandler(inline.inline_search))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.chat_migrated))
     # Posts in a channel are the channel's own content, never meant for the bot: no answer.
     people = ~filters.UpdateType.CHANNEL_POSTS

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import html
 import logging
-import re
-import secrets
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -15,11 +11,9 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.digest import isolate
 from bot.digests import queue_digest
 from bot.due import reschedule
-from bot.search import MAX_OFFSET, SearchPage, query_problem, search
-from bot.store.base import HIGHLIGHT_END, HIGHLIGHT_START
+from bot.query import query_help
 from bot.telegram.common import (
     CHANNEL_NAME,
     INVALID_BUTTON,
@@ -28,20 +22,17 @@ from bot.telegram.common import (
     clipped,
     command_target,
     current_chat,
-    edit,
     esc,
-    parse_id,
     refuse_arguments,
     refuse_unless_manager,
     reply,
 )
 from bot.telegram.digests import asked_here
+from bot.telegram.inline import HELP_START, READ_START
+from bot.telegram.reading import read_article
 from bot.telegram.services import services
 
 log = logging.getLogger(__name__)
-SEARCH_PAGE = 5
-MAX_REMEMBERED_SEARCHES = 20
-SEARCH_EXPIRED = "This search has expired. Send /search again."
 SUBSCRIBE_USAGE = ("Usage: /subscribe for this chat, or /subscribe @channel for a channel "
                    "you administer.")
 COMMANDS = (
@@ -67,8 +58,16 @@ def command_list() -> str:
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Introduce the bot with a Subscribe button and the command list."""
+    """Introduce the bot with a Subscribe button and the command list; a deep link from an
+    inline result (``read_ID``, ``search_help``) opens what it points to instead."""
     current_chat(update, context)
+    payload = (context.args or [""])[0]
+    if payload.startswith(READ_START):
+        await read_article(update, context, payload.removeprefix(READ_START))
+        return
+    if payload == HELP_START:
+        await reply(update, esc(query_help()))
+        return
     text = ("<b>Nashra</b> — Arabic news, in English.\n"
             "I follow Arabic news sources and translate every new article offline.\n"
             "Subscribe for a digest at the times you choose, or /search the archive.\n\n"
@@ -205,120 +204,6 @@ async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await reply(update, f"Nothing in the last {svc.settings.digest.max_age_hours} hours "
                     f"yet. Sources are checked every {svc.settings.fetch.interval_minutes} "
                     "minutes.")
-
-
-async def search_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Search the archive; results come with Next/Previous buttons.
-
-    The search runs in a task (and its queries in a worker thread), so other updates are
-    handled meanwhile.
-    """
-    text = " ".join(context.args or []).strip()
-    if not text:
-        await reply(update, "Usage: <code>/search words</code> — English or Arabic, e.g. "
-                    "<code>/search central bank</code> or <code>/search البنك المركزي</code>.")
-        return
-    problem = query_problem(text)
-    if problem:
-        await reply(update, esc(problem))
-        return
-    token = _remember_search(context, text)
-
-    async def send_results() -> None:
-        page = await _search_in_thread(context, text, 0)
-        await reply(update, render_search(page), reply_markup=search_buttons(page, token))
-
-    context.application.create_task(send_results(), update=update)
-
-
-async def search_page_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Next/Previous under search results (``search:<token>:<offset>``): edit in place."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    _prefix, _sep, rest = query.data.partition(":")
-    token, _sep, offset_text = rest.partition(":")
-    offset = parse_id(offset_text)
-    if offset is None or offset > MAX_OFFSET or offset % SEARCH_PAGE:
-        await answer(update, INVALID_BUTTON, alert=True)
-        return
-    remembered: dict[str, str] = (context.chat_data or {}).get("searches", {})
-    if token not in remembered:
-        await answer(update, SEARCH_EXPIRED, alert=True)
-        return
-    text = remembered[token]
-
-    async def show_page() -> None:
-        page = await _search_in_thread(context, text, offset)
-        if not page.hits and offset:
-            await answer(update, "No more results.")
-            return
-        await answer(update)
-        await edit(update, render_search(page), search_buttons(page, token))
-
-    context.application.create_task(show_page(), update=update)
-
-
-async def _search_in_thread(context: ContextTypes.DEFAULT_TYPE, text: str,
-                            offset: int) -> SearchPage:
-    """One page of results, searched on the store's read-only connection off the loop."""
-    archive = services(context).store.reader()
-    return await asyncio.to_thread(search, archive, text, limit=SEARCH_PAGE, offset=offset)
-
-
-def _remember_search(context: ContextTypes.DEFAULT_TYPE, text: str) -> str:
-    """Keep the query server-side; buttons carry only a short token (64-byte limit)."""
-    assert context.chat_data is not None
-    searches: dict[str, str] = context.chat_data.setdefault("searches", {})
-    token = secrets.token_hex(4)
-    searches[token] = text
-    while len(searches) > MAX_REMEMBERED_SEARCHES:
-        searches.pop(next(iter(searches)))
-    return token
-
-
-def render_search(page: SearchPage) -> str:
-    if not page.hits:
-        return f"No results for <b>{esc(page.query)}</b>."
-    first, last = page.offset + 1, page.offset + len(page.hits)
-    lines = [f"🔎 <b>{esc(page.query)}</b> — results {first}–{last}"]
-    if not page.matched_all_terms:
-        lines.append("<i>No story has every word; showing stories with any of them.</i>")
-    for rank, hit in enumerate(page.hits, start=first):
-        a = hit.article
-        title = a.title_translated or a.title_original
-        lines += ["", f'{rank}. <a href="{html.escape(a.url)}"><b>{esc(title)}</b></a>',
-                  f"<i>{esc(isolate(a.feed_name))} · {a.published:%d %b %Y}</i> · /read_{a.id}",
-                  snippet_html(hit.snippet)]
-    return "\n".join(lines)
-
-
-def snippet_html(snippet: str) -> str:
-    """Escape the snippet and turn the store's match markers into bold, always balanced:
-    a marker that would nest or close nothing is dropped, an open one is closed."""
-    parts: list[str] = []
-    bold = False
-    for piece in _MARKERS.split(" ".join(snippet.split())):
-        if piece in (HIGHLIGHT_START, HIGHLIGHT_END):
-            if bold == (piece == HIGHLIGHT_END):
-                parts.append("</b>" if bold else "<b>")
-                bold = not bold
-        else:
-            parts.append(esc(piece))
-    return "".join(parts) + ("</b>" if bold else "")
-
-
-_MARKERS = re.compile(f"({HIGHLIGHT_START}|{HIGHLIGHT_END})")
-
-
-def search_buttons(page: SearchPage, token: str) -> InlineKeyboardMarkup | None:
-    row = []
-    if page.offset > 0:
-        previous = max(0, page.offset - page.limit)
-        row.append(InlineKeyboardButton("◀ Previous", callback_data=f"search:{token}:{previous}"))
-    if page.has_more:
-        row.append(InlineKeyboardButton("Next ▶",
-                                        callback_data=f"search:{token}:{page.offset + page.limit}"))
-    return InlineKeyboardMarkup([row]) if row else None
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

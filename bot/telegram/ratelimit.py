@@ -77,8 +77,8 @@ class RateLimiter:
 
 
 def counts(update: Update) -> bool:
-    """Commands and button presses count towards the limit; other updates do not."""
-    if update.callback_query is not None:
+    """Commands, button presses and inline searches count; other updates do not."""
+    if update.callback_query is not None or update.inline_query is not None:
         return True
     message = update.message or update.edited_message
     return bool(message and message.text and message.text.startswith("/"))
@@ -86,16 +86,21 @@ def counts(update: Update) -> bool:
 
 async def enforce(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """TypeHandler callback (group -1): let the update through or stop it here."""
-    if not isinstance(update, Update) or update.effective_chat is None or not counts(update):
+    if not isinstance(update, Update) or not counts(update):
         return
+    # Inline searches come from a person, in no chat of the bot's: counted per user (a
+    # user's id is also their private chat's id, so one person has one window).
+    sender = update.effective_chat or update.effective_user
     limiter: RateLimiter | None = context.application.bot_data.get(LIMITER_KEY)
-    if limiter is None:
+    if limiter is None or sender is None:
         return
-    verdict = limiter.check(update.effective_chat.id)
+    verdict = limiter.check(sender.id)
     if verdict is Verdict.ALLOW:
         return
     try:
-        if update.callback_query is not None:
+        if update.inline_query is not None:
+            await update.inline_query.answer([], cache_time=0, is_personal=True)
+        elif update.callback_query is not None:
             await update.callback_query.answer(SLOW_DOWN)
         elif verdict is Verdict.WARN and update.effective_message is not None:
             await update.effective_message.reply_text(SLOW_DOWN)

@@ -35,7 +35,7 @@ def original_button(article: StoredArticle) -> InlineKeyboardMarkup:
 async def read_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/read ID: the whole article in English, with a button for the Arabic original."""
     args = context.args or []
-    await _read(update, context, args[0] if len(args) == 1 else "")
+    await read_article(update, context, args[0] if len(args) == 1 else "")
 
 
 async def read_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -47,7 +47,7 @@ async def read_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     digits, _at, addressee = command.removeprefix(READ_PREFIX).partition("@")
     if addressee and addressee.lower() != (context.bot.username or "").lower():
         return  # meant for another bot in the same group
-    await _read(update, context, digits)
+    await read_article(update, context, digits)
 
 
 async def original_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -67,7 +67,8 @@ async def original_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     await _send(update, article, messages, None)
 
 
-async def _read(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+async def read_article(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+    """The article whose id is ``text``, in full, or why not."""
     article_id = parse_id(text)
     if article_id is None:
         await reply(update, USAGE)

@@ -80,10 +80,11 @@ def check_database(path: Path) -> int:
             "SELECT COUNT(*) FROM articles WHERE title_translated = '' OR text_translated = ''"
             " OR lead = '' OR model = ''").fetchone()[0]
         assert incomplete == 0
-        indexed = db.execute("SELECT COUNT(*) FROM articles_fts").fetchone()[0]
-        stored = int(db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+        db.execute("INSERT INTO search_index (search_index) VALUES ('integrity-check')")
+        indexed = [row[0] for row in db.execute("SELECT rowid FROM search_index ORDER BY rowid")]
+        stored = [row[0] for row in db.execute("SELECT id FROM articles ORDER BY id")]
         assert indexed == stored
-        return stored
+        return len(stored)
     finally:
         db.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,11 +24,12 @@ from support.fake_telegram import FakeTelegram
 from support.feed_server import FeedServer
 
 from bot.models import Chat
-from bot.search import parse_query
+from bot.query import parse_query
 from bot.telegram.admin import REFUSAL
 from bot.telegram.common import INVALID_BUTTON, NOT_MANAGER
-from bot.telegram.handlers import SEARCH_EXPIRED, SORRY, SUBSCRIBE_USAGE
+from bot.telegram.handlers import SORRY, SUBSCRIBE_USAGE
 from bot.telegram.preferences import USAGE
+from bot.telegram.searching import SEARCH_EXPIRED
 
 T = TypeVar("T")
 # Two groups: python-telegram-bot's AIORateLimiter allows about 20 calls a minute per group
@@ -150,12 +152,15 @@ def test_fts_and_sql_syntax_in_search_are_plain_words(site: BotSite) -> None:
             for query in HOSTILE_QUERIES:
                 answer = await say(tg, f"/search {query}")
                 text = answer["text"]
-                if parse_query(query).empty:
+                if parse_query(query, datetime.now(UTC)).empty:
                     assert text == NO_WORDS, (query, text)
                 else:
                     assert text.startswith(("No results for ", "🔎 ")), (query, text)
-            markup = await say(tg, "/search <b>bold</b> & في")
-            assert markup["text"].startswith("🔎 <b>bold</b> & في — results 1–5")
+            # Markup in a query is text: the echo of the query and of a bad operator value
+            # reach the chat as typed (escaped), never as formatting.
+            markup = await say(tg, "/search <b>bold</b> & في since:<i>x</i>")
+            assert markup["text"].startswith('🔎 في · "b bold b" — results 1–5\n'
+                                              '"since:<i>x</i>" is not a date'), markup["text"]
             with site.store() as store:
                 assert store.count_articles() == articles
             normal = await say(tg, "/search في")

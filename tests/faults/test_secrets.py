@@ -28,7 +28,7 @@ from support.feed_server import FeedServer
 from telegram.error import InvalidToken, NetworkError
 
 from bot import console
-from bot.telegram import handlers
+from bot.telegram import handlers, searching
 from bot.telegram.handlers import SORRY
 
 
@@ -125,7 +125,7 @@ def test_errors_in_handlers_reach_the_chat_as_one_short_line(
         async with running_bot(site):
             found = await say(tg, "/search في")
             start = await say(tg, "/start")
-            monkeypatch.setattr(handlers, "search", broken_search)
+            monkeypatch.setattr(searching, "search", broken_search)
             answer = await say(tg, "/search في")
             assert answer["text"] == SORRY
             # A button whose handler fails before answering: the answer is the notice.

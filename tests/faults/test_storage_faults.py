@@ -106,8 +106,9 @@ def test_backup_is_a_consistent_standalone_copy(site: BotSite, tmp_path: Path) -
     copy = sqlite3.connect(destination)
     assert copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     assert copy.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 7
-    assert copy.execute("SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH 'في'"
+    assert copy.execute("SELECT COUNT(*) FROM search_index WHERE search_index MATCH 'في'"
                         ).fetchone()[0] > 0
+    copy.execute("INSERT INTO search_index (search_index) VALUES ('integrity-check')")
     again = runner.invoke(main, ["--config", str(site.config), "backup", str(destination)])
     assert again.exit_code == 1 and "exists; use --force" in again.stderr
     forced = runner.invoke(main, ["--config", str(site.config), "backup", "--force",
