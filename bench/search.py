@@ -497,11 +497,11 @@ def matches(store: Store, page: SearchPage) -> int:
     scope = SearchScope(feed_ids, query.since, query.until)
     if query.empty or scope.feed_ids == ():
         return 0
-    where, params = _scope(scope)
-    params["match"] = fts.match(query, any_term=not page.matched_all_terms)
-    sql = ("SELECT COUNT(*) FROM search_index s JOIN articles a INDEXED BY articles_search "
-           f"ON a.id = s.rowid WHERE search_index MATCH :match{where}")
     with store.read_connection().use() as db:
+        where, params = _scope(db, scope)
+        params["match"] = fts.match(query, any_term=not page.matched_all_terms)
+        sql = ("SELECT COUNT(*) FROM search_index s JOIN articles a INDEXED BY articles_search "
+               f"ON a.id = s.rowid WHERE search_index MATCH :match{where}")
         return int(db.execute(sql, params).fetchone()[0])
 
 

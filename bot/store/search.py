@@ -104,7 +104,7 @@ def rank(db: sqlite3.Connection, query: Query, scope: SearchScope, *, limit: int
     scores are on another scale than bm25's."""
     if offset >= SEARCH_WINDOW or scope.feed_ids == ():
         return []
-    where, params = _scope(scope)
+    where, params = _scope(db, scope)
     params.update({"match": fts.match(query, any_term=any_term), "window": SEARCH_WINDOW,
                    "titles": fts.in_titles(" OR ".join(fts.positives(query))),
                    "limit": limit, "offset": offset, "now": to_db_time(now)})
@@ -137,13 +137,13 @@ def outlets(db: sqlite3.Connection, story_ids: Sequence[int]) -> dict[int, int]:
 def _exists(db: sqlite3.Connection, match: str, scope: SearchScope) -> bool:
     if scope.feed_ids == ():
         return False
-    where, params = _scope(scope)
+    where, params = _scope(db, scope)
     params["match"] = match
     return _search(db, _EXISTS.format(scope=where), params).fetchone() is not None
 
 
-def _scope(scope: SearchScope) -> tuple[str, dict[str, Any]]:
-    """SQL conditions on the covering index (alias ``a``) and their parameters."""
+def _scope(db: sqlite3.Connection, scope: SearchScope) -> tuple[str, dict[str, Any]]:
+    """SQL conditions on the index (alias ``s``) and the covering index (alias ``a``)."""
     clauses: list[str] = []
     params: dict[str, Any] = {}
     if scope.feed_ids is not None:
@@ -152,10 +152,21 @@ def _scope(scope: SearchScope) -> tuple[str, dict[str, Any]]:
     if scope.since is not None:
         clauses.append("a.published >= :since")
         params["since"] = to_db_time(scope.since)
+        # Ids grow with fetch time and an article is never published after it was fetched
+        # (the parse stage caps future dates): the index walk can start at the first id
+        # fetched since then instead of reading every older match.
+        clauses.append("s.rowid >= :first_id")
+        params["first_id"] = _first_id_fetched_since(db, params["since"])
     if scope.until is not None:
         clauses.append("a.published < :until")
         params["until"] = to_db_time(scope.until)
     return "".join(f" AND {clause}" for clause in clauses), params
+
+
+def _first_id_fetched_since(db: sqlite3.Connection, since: str) -> int:
+    # MIN(+id): SQLite reads the fetched index's range, not the rowid from the start.
+    row = db.execute("SELECT MIN(+id) FROM articles WHERE fetched >= :t", {"t": since}).fetchone()
+    return int(row[0]) if row[0] is not None else 2**62
 
 
 def _search(db: sqlite3.Connection, sql: str, params: Mapping[str, Any]) -> sqlite3.Cursor:
