@@ -61,6 +61,7 @@ class Query:
     phrases: tuple[tuple[str, ...], ...] = ()
     exact_words: tuple[str, ...] = ()
     excluded: tuple[tuple[str, ...], ...] = ()
+    excluded_exact: tuple[str, ...] = ()  # -"word": that form only, not its other forms
     sources: tuple[str, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
@@ -77,6 +78,7 @@ class Query:
         parts += [f'"{word}"' for word in self.exact_words]
         parts += [_shown(phrase) for phrase in self.phrases]
         parts += [f"not {_shown(term)}" for term in self.excluded]
+        parts += [f'not "{word}"' for word in self.excluded_exact]
         if self.sources:
             parts.append("source: " + " or ".join(self.sources))
         if self.since is not None:
@@ -196,7 +198,7 @@ class _Parts:
         if not tokens:
             return  # punctuation only
         if term.negated:
-            kind = "excluded"
+            kind = "excluded_exact" if term.quoted and len(tokens) == 1 else "excluded"
         elif len(tokens) > 1:
             kind = "phrase"  # "a phrase", and al-Assad or 10:30 as written
         else:
@@ -238,6 +240,7 @@ class _Parts:
             phrases=of("phrase"),
             exact_words=tuple(token for (token,) in of("exact")),
             excluded=of("excluded"),
+            excluded_exact=tuple(token for (token,) in of("excluded_exact")),
             sources=tuple(self.sources),
             since=self.since,
             until=self.until,

@@ -298,3 +298,10 @@ def test_help_mentions_every_operator_and_example() -> None:
         assert needle in text, needle
     assert 10 <= len(text.splitlines()) <= 15
     assert "<" not in text and "*" not in text  # plain text, no markup
+
+
+def test_a_quoted_excluded_word_leaves_out_that_form_only() -> None:
+    query = parse('elections -"election" -"الحكومة" -vote')
+    assert query.excluded_exact == ("election", "الحكومه")
+    assert query.excluded == (("vote",),)
+    assert 'not "election"' in query.describe()

@@ -215,3 +215,12 @@ def test_rows_without_a_story_are_each_their_own_result(
     store._db.execute("UPDATE articles SET story_id = NULL WHERE id IN (:a, :b)",
                       {"a": first, "b": second})
     assert sorted(ids(search(archive, "airport", now=NOW))) == [first, second]
+
+
+def test_a_quoted_exclusion_leaves_out_that_form_and_a_bare_one_every_form(
+        store: Store, archive: SearchReader) -> None:
+    singular = add(store, 16, title_translated="Vote", text_translated="The election is near.")
+    plural = add(store, 17, title_translated="Vote", text_translated="The elections are near.")
+    assert ids(search(archive, 'vote -"election"', now=NOW)) == [plural]
+    assert ids(search(archive, "vote -election", now=NOW)) == []
+    assert set(ids(search(archive, "vote", now=NOW))) == {singular, plural}

@@ -58,9 +58,10 @@ def positives(query: Query) -> list[str]:
 def match(query: Query, *, any_term: bool = False) -> str:
     """Every term (or, with ``any_term``, at least one), none of the excluded ones."""
     wanted = (" OR " if any_term else " AND ").join(positives(query))
-    if not query.excluded:
+    unwanted = " OR ".join([term(tokens) for tokens in query.excluded]
+                           + [exact((token,)) for token in query.excluded_exact])
+    if not unwanted:
         return wanted
-    unwanted = " OR ".join(term(tokens) for tokens in query.excluded)
     return f"({wanted}) NOT ({unwanted})"
 
 
