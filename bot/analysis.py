@@ -113,19 +113,13 @@ def _strip_suffixes(word: str) -> str:
 # --- chat filter words ------------------------------------------------------------------------
 
 
-def find_word(words: Sequence[str], texts: Sequence[str]) -> str | None:
-    """The first of ``words`` (as given) found in any of ``texts`` on word boundaries.
-
-    Case, diacritics, tatweel and letter variants are ignored, and Arabic text words may carry
-    clitic prefixes (حكومة matches والحكومة and للحكومة). A multi-word entry must match
-    consecutive words. Entries are tokenised, never compiled as patterns.
-    """
-    return TextIndex(texts).find(words) if _compile(tuple(words)) else None
-
-
 class TextIndex:
     """Texts' word forms, gathered once for many :meth:`find` calls (a digest tick tests
     every chat's filter words against the same stories)."""
+
+    # Case, diacritics, tatweel and letter variants are ignored, and Arabic text words may
+    # carry clitic prefixes (حكومة matches والحكومة and للحكومة). A multi-word entry must
+    # match consecutive words. Entries are tokenised, never compiled as patterns.
 
     def __init__(self, texts: Sequence[str]) -> None:
         self._texts = tuple(texts)
@@ -135,7 +129,7 @@ class TextIndex:
         self._present = present
 
     def find(self, words: Sequence[str]) -> str | None:
-        """What :func:`find_word` returns for these texts."""
+        """The first of ``words`` (as given) found in the texts on word boundaries."""
         for original, query in _compile(tuple(words)):
             if not all(token in self._present for token in query):
                 continue
