@@ -63,14 +63,19 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import corpus  # noqa: E402
 
-from bot.analysis import fold, is_arabic, words  # noqa: E402
+from bot.analysis import (  # noqa: E402
+    STOPWORDS,
+    fold,
+    is_arabic,
+    words,
+)
 from bot.config import FeedConfig  # noqa: E402
 from bot.models import Article  # noqa: E402
 from bot.search import SearchPage, search  # noqa: E402
 from bot.store import Store, StoredArticle, fts  # noqa: E402
 from bot.store.migrations import MIGRATIONS  # noqa: E402
 from bot.store.search import SEARCH_WINDOW, SearchReader, SearchScope, _scope  # noqa: E402
-from bot.terms import STOPWORDS, query_stems, stem  # noqa: E402
+from bot.terms import query_stems, stem  # noqa: E402
 
 NOW = datetime(2026, 9, 17, 0, 0, tzinfo=UTC)
 SPREAD = timedelta(days=365)

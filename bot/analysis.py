@@ -47,6 +47,30 @@ def fold(text: str) -> str:
     return normalize_arabic(text).casefold()
 
 
+# Function words: story signatures and the search index's stems leave them out (they carry
+# no meaning a match needs; the search index keeps them as exact words, for phrases).
+_ARABIC_STOPWORDS = """
+في من إلى الى على عن مع عند منذ حتى خلال بين بعد قبل حول ضد دون عبر لدى نحو تحت فوق أمام
+وراء ضمن إثر عقب أن إن لكن بل أو أم ثم إذا لو كي لأن حيث كما مثل غير سوى إلا هذا هذه ذلك تلك
+هؤلاء هنا هناك الذي التي الذين اللذين اللتين اللواتي اللاتي ما ماذا متى أين كيف لماذا هو هي
+هم هن هما أنا نحن أنت كان كانت يكون تكون كانوا قد لقد سوف لم لن لا ليس ليست كل بعض جميع أي
+أحد إحدى نفس ذات فيه فيها عليه عليها منه منها إليه إليها عنه عنها له لها لهم به بها بهم قال
+قالت يقول تقول أضاف أضافت يضيف تضيف أعلن أعلنت يعلن تعلن أكد أكدت يؤكد تؤكد أوضح أوضحت أشار
+أشارت ذكر ذكرت صرح نقل نقلت وفق وفقا بحسب حسب أفاد أفادت تابع تابعت مضيفا مؤكدا مشيرا موضحا
+اليوم أمس غدا الآن أيضا فقط حاليا وقت يوم عام كذلك جرى تم يتم وذلك فيما أكثر أقل بينما إذ
+عدد ان او انت اذا وقد وفي ومن
+"""
+_ENGLISH_STOPWORDS = """
+the a an of to in on at for and or but is are was were be been by with from as that this it
+its he she they said says has have had will would not no about after against all also any
+because before being between both can could did do does during each few further having her
+here hers him his how i if into itself just me more most my nor now off once only other our
+ours out over own same should so some such than their theirs them then there these those
+through too under until up very we what when where which while who whom why you your
+"""
+STOPWORDS = frozenset(fold(word) for word in (_ARABIC_STOPWORDS + _ENGLISH_STOPWORDS).split())
+
+
 def words(text: str) -> list[str]:
     """Folded word tokens on word boundaries; Arabic-Indic digits become ASCII."""
     return _TOKEN.findall(fold(text).translate(_DIGITS))

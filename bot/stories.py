@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Protocol
 
-from bot.analysis import ALL_PREFIXES, fold, is_arabic, stem_variants, words
+from bot.analysis import ALL_PREFIXES, STOPWORDS, is_arabic, stem_variants, words
 from bot.models import Article
 from bot.store.stories import StoryAssignment, StoryCandidate
 
@@ -284,19 +284,4 @@ class _Frequencies:
         return self._weights[word]
 
 
-_ARABIC_STOPWORDS = """
-في من إلى الى على عن مع عند منذ حتى خلال بين بعد قبل حول ضد دون عبر لدى نحو تحت فوق أمام
-وراء ضمن إثر عقب أن إن لكن بل أو أم ثم إذا لو كي لأن حيث كما مثل غير سوى إلا هذا هذه ذلك
-تلك هؤلاء هنا هناك الذي التي الذين اللذين اللتين اللواتي اللاتي ما ماذا متى أين كيف لماذا
-هو هي هم هن هما أنا نحن أنت كان كانت يكون تكون كانوا قد لقد سوف لم لن لا ليس ليست كل بعض
-جميع أي أحد إحدى نفس ذات فيه فيها عليه عليها منه منها إليه إليها عنه عنها له لها لهم به
-بها بهم قال قالت يقول تقول أضاف أضافت يضيف تضيف أعلن أعلنت يعلن تعلن أكد أكدت يؤكد تؤكد
-أوضح أوضحت أشار أشارت ذكر ذكرت صرح نقل نقلت وفق وفقا بحسب حسب أفاد أفادت تابع تابعت مضيفا
-مؤكدا مشيرا موضحا اليوم أمس غدا الآن أيضا فقط حاليا وقت يوم عام كذلك جرى تم يتم وذلك فيما
-أكثر أقل بينما إذ عدد
-"""
-_ENGLISH_STOPWORDS = """
-the a an of to in on at for and or but is are was were be been by with from as that this
-it its he she they said says has have had will would not no
-"""
-STOPWORDS = frozenset(fold(word) for word in (_ARABIC_STOPWORDS + _ENGLISH_STOPWORDS).split())
+

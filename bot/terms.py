@@ -24,24 +24,16 @@ from functools import lru_cache
 
 import Stemmer
 
-from bot.analysis import CLITIC_PREFIXES, arabic_stem, fold, is_arabic, stem_variants, words
+from bot.analysis import (
+    CLITIC_PREFIXES,
+    STOPWORDS,
+    arabic_stem,
+    is_arabic,
+    stem_variants,
+    words,
+)
 
 _local = threading.local()  # Snowball stemmers keep per-call state: one per thread
-
-# Function words carry no meaning a search needs and are a third of all words: the stems
-# columns leave them out (the exact columns keep every word, so phrases still match them).
-_FUNCTION_WORDS = """
-a about after against all also an and any are as at be because been before being between
-both but by can could did do does during each few for from further had has have having he
-her here hers him his how i if in into is it its itself just me more most my no nor not now
-of off on once only or other our ours out over own same she should so some such than that
-the their theirs them then there these they this those through to too under until up very
-was we were what when where which while who whom why will with would you your
-في من على الى إلى عن ان أن إن مع هذا هذه ذلك تلك التي الذي الذين اللذين اللتين او أو ثم قد
-لقد كان كانت يكون تكون لم لن لا ما ماذا هو هي هم هن نحن انت كل بعض بين حتى عند منذ خلال بعد
-قبل حيث اذا إذا غير عليه عليها فيه فيها منه منها به بها له لها لهم وقد وفي ومن
-"""
-STOPWORDS = frozenset(_FUNCTION_WORDS.split())
 
 
 def _english() -> Stemmer.Stemmer:
@@ -51,7 +43,6 @@ def _english() -> Stemmer.Stemmer:
     return stemmer
 
 
-_STOP = frozenset(fold(word) for word in STOPWORDS)
 
 
 @lru_cache(maxsize=65536)
@@ -66,7 +57,7 @@ def stem(token: str) -> str:
 
 def stems_text(text: str) -> str:
     """What a stems column holds for ``text``: the stem of every word but function words."""
-    return " ".join(stem(token) for token in words(text) if token not in _STOP)
+    return " ".join(stem(token) for token in words(text) if token not in STOPWORDS)
 
 
 def query_stems(token: str) -> tuple[str, ...]:

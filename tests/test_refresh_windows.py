@@ -27,13 +27,14 @@ from support.arabic_samples import ARTICLES, SampleArticle, rss_with_content_enc
 from support.feed_server import FeedServer
 
 from bot import refresh_windows, textnorm
+from bot.analysis import STOPWORDS
 from bot.cli import ensure_model
 from bot.config import Settings, load_settings
 from bot.fetch import Fetcher, FetchSettings
 from bot.models import FeedState, ModelInfo, Translation
 from bot.pipeline import FeedReport, RefreshReport, refresh
 from bot.store import Store, base
-from bot.terms import STOPWORDS, stem
+from bot.terms import stem
 from bot.translate import EngineSettings, TranslationCache, Translator
 
 RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
