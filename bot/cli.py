@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from bot.search import search as search_archive
 from bot.selection import recent_stories
 from bot.stages import engine_settings, fetch_settings
 from bot.store import Store
+from bot.store.index import tidy_index
 from bot.translate import Translator
 
 T = TypeVar("T")
@@ -244,6 +246,28 @@ def backup(ctx: click.Context, destination: Path, force: bool) -> None:
         check = _guard(ctx, lambda: store.backup(destination))
         articles = store.count_articles()
     click.echo(f"Backed up {articles} articles to {destination} (integrity: {check})")
+
+
+@main.command()
+@click.option("--vacuum", is_flag=True,
+              help="Also give free space back to the disk (stop the bot first; needs as "
+                   "much free disk as the database).")
+@click.pass_context
+def tidy(ctx: click.Context, vacuum: bool) -> None:
+    """Merge the search index into one piece for faster searches (the bot does this daily);
+    worth running after a large import. Nashra may keep running meanwhile."""
+    settings = _settings(ctx)
+    with _guard(ctx, lambda: Store(settings.database_path)) as store:
+        start = time.perf_counter()
+        steps = _guard(ctx, lambda: tidy_index(store.path))
+        if steps:
+            click.echo(f"Search index merged in {time.perf_counter() - start:.1f} s "
+                       f"({steps} steps)")
+        else:
+            click.echo("Search index already in one piece")
+        if vacuum:
+            before, after = _guard(ctx, store.vacuum)
+            click.echo(f"Database file {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
 
 
 # models, feeds --------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """One analyser for the search index and for queries: exact forms and stems, both languages.
 
-The index holds what this module produces, in plain text columns (so any SQLite client can
-write rows, and the same columns can feed PostgreSQL's ``tsvector``):
+The index holds what this module produces in its columns (written by the store,
+:mod:`bot.store.index`; the same columns can feed PostgreSQL's ``tsvector``):
 
 - exact forms: the English translation as written (the full-text tokenizer lower-cases it)
   and the Arabic original folded (:func:`bot.textnorm.normalize_arabic`: diacritics,

@@ -268,7 +268,7 @@ def test_the_due_time_is_kept_across_a_restart_with_no_job_per_chat(site: BotSit
         async with running_bot(site) as app:
             assert app.job_queue is not None
             names = {job.name for job in app.job_queue.jobs()}
-            assert names <= {"refresh", "digests", "digests:start"} and "digests" in names
+            assert names <= {"refresh", "digests", "digests:start", "tidy"} and "tidy" in names
             assert due_at(site, READER) == due
 
     run(scenario())

@@ -1,15 +1,16 @@
 """A database made by schema 3 opens under the current schema: articles become their own
 stories, what chats were sent becomes sent stories with a watermark past it (4), the folded
 Arabic is backfilled into its columns and the triggers stop calling nashra_fold (5), stems
-are backfilled and the search index is rebuilt from them (9), and search still answers."""
+are backfilled and the search index is rebuilt from them (9), the store takes over writing
+the index and the analysis columns go (10), and search still answers."""
 
 from __future__ import annotations
 
-import sqlite3
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
-from support.old_schema import database_at_schema
+from support.old_schema import database_at_schema, upgrade_to_schema
 
 from bot.search import search
 from bot.store import Store
@@ -58,23 +59,24 @@ def test_schema_3_database_migrates(tmp_path: Path) -> None:
 def test_schema_5_backfills_folded_text_and_keeps_the_index(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     schema_3_database(path)
+    db = upgrade_to_schema(path, 5)
+    rows = db.execute("SELECT title_folded, text_folded FROM articles ORDER BY id").fetchall()
+    assert rows == [("الحكومه", "نص")] * 3
+    triggers = db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger'")
+    assert not [sql for (sql,) in triggers if "nashra_" in sql]
+    db.close()
+    db = upgrade_to_schema(path, 9)
+    db.create_function("nashra_fold", 1, None)  # schema 9 triggers: any client could write
+    db.create_function("nashra_stems", 2, None)
+    with db:
+        db.execute("UPDATE articles SET title_original = 'الوزارة', title_folded = 'الوزاره', "
+                   "title_stems = 'cabinet news وزار' WHERE id = 2")
+        db.execute("DELETE FROM articles WHERE id = 3")
+    db.close()
     with Store(path) as store:
-        rows = store._db.execute(
-            "SELECT title_folded, text_folded FROM articles ORDER BY id").fetchall()
-        assert [tuple(row) for row in rows] == [("الحكومه", "نص")] * 3
-        triggers = store._db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger'")
-        assert not [sql for (sql,) in triggers if "nashra_" in sql]
-        assert len(search(store.reader(), "الحُكُومَةُ", now=LATER).hits) == 3
-    raw = sqlite3.connect(path)  # no nashra_ functions: any client can edit and delete rows
-    with raw:
-        raw.execute("UPDATE articles SET title_original = 'الوزارة', title_folded = 'الوزاره', "
-                    "title_stems = 'cabinet news وزار' WHERE id = 2")
-        raw.execute("DELETE FROM articles WHERE id = 3")
-    raw.close()
-    with Store(path) as store:
+        assert len(search(store.reader(), "الحُكُومَةُ", now=LATER).hits) == 1
         assert [h.article.id for h in search(store.reader(), "الحكومة", now=LATER).hits] == [1]
         assert [h.article.id for h in search(store.reader(), "الوزارة", now=LATER).hits] == [2]
-        # The index agrees with the rows (a contentless index corrupts on a wrong delete).
         store._db.execute("INSERT INTO search_index (search_index, rank) "
                           "VALUES ('integrity-check', 1)")
 
@@ -115,9 +117,8 @@ def test_ranking_reads_the_index_and_one_covering_index_only(tmp_path: Path) -> 
         assert [h.article.id for h in search(store.reader(), "cabinet", now=LATER).hits] == [1, 2]
 
 
-def test_schema_9_backfills_stems_and_stemmed_search_finds_old_articles(
-        tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
+def schema_8_database(path: Path) -> None:
+    """A database as schema 8 left it: one article, with its folded Arabic."""
     db = database_at_schema(path, 8)
     db.execute("INSERT INTO feeds (url, name, created) VALUES ('https://a.example/rss', 'A', ?)",
                (NOW,))
@@ -130,13 +131,55 @@ def test_schema_9_backfills_stems_and_stemmed_search_finds_old_articles(
         "'الانتخابات', 'قالت للحكومات انها ستجري الانتخابات')", (NOW, NOW))
     db.execute("UPDATE articles SET story_id = id")
     db.close()
+
+
+def test_schema_9_backfills_stems_and_stemmed_search_finds_old_articles(
+        tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    schema_8_database(path)
+    db = upgrade_to_schema(path, 9)
+    stems = db.execute("SELECT title_stems, text_stems FROM articles").fetchone()
+    assert stems[0] == "elect انتخاب"
+    assert {"govern", "elect", "حكوم", "انتخاب"} <= set(stems[1].split())
+    db.close()
     with Store(path) as store:
-        assert store.schema_version == len(MIGRATIONS) >= 9
-        stems = store._db.execute("SELECT title_stems, text_stems FROM articles").fetchone()
-        assert stems[0] == "elect انتخاب"
-        assert {"govern", "elect", "حكوم", "انتخاب"} <= set(stems[1].split())
+        assert store.schema_version == len(MIGRATIONS) >= 10
         reader = store.reader()
         for query in ("election", "government", "حكومة", "الحكومة", "حكومات", "انتخاب"):
             assert [h.article.id for h in search(reader, query, now=LATER).hits] == [1], query
-        names = {row[0] for row in store._db.execute("SELECT name FROM sqlite_master")}
-        assert "articles_fts" not in names and "articles_recency" not in names
+
+
+def test_schema_10_drops_the_analysis_columns_and_indexes_rows_that_lacked_them(
+        tmp_path: Path) -> None:
+    """Rows another client wrote without folded Arabic or stems (indexed unfolded, no stems)
+    are indexed again with the analysis, and the store can then fill them in."""
+    path = tmp_path / "old.db"
+    schema_8_database(path)
+    db = upgrade_to_schema(path, 9)
+    db.execute(
+        "INSERT INTO articles (feed_id, entry_key, url, canonical_url, published, fetched, "
+        "language, title_original, text_original, title_translated, text_translated, lead, "
+        "model, untranslated) VALUES (1, 'bare', 'https://a.example/2', 'https://a.example/2', "
+        "?, ?, 'ar', 'مطارُ دمشقَ', 'استأنفت الرحلات إلى المطارات', '', '', '', '', 1)",
+        (NOW, NOW))
+    assert db.execute("SELECT title_stems FROM articles WHERE id = 2").fetchone() == (None,)
+    db.close()
+    with Store(path) as store:
+        # The upgrade's pages are back in the database file: the WAL is empty again.
+        assert path.with_name("old.db-wal").stat().st_size == 0
+        columns = {row[1] for row in store._db.execute("PRAGMA table_info(articles)")}
+        assert not {"title_folded", "text_folded", "title_stems", "text_stems"} & columns
+        reader = store.reader()
+        assert [h.article.id for h in search(reader, "مطار", now=LATER).hits] == [2]
+        assert [h.article.id for h in search(reader, "المطار", now=LATER).hits] == [2]  # stem
+        assert [h.article.id for h in search(reader, "حكومة", now=LATER).hits] == [1]
+        article = store.get_article(2)
+        assert article is not None
+        filled = dataclasses.replace(
+            article, title_translated="Damascus airport", text_translated="Flights resume.",
+            lead="Flights resume.", model="m", untranslated=False)
+        assert store.fill_translations([filled]) == 1  # type: ignore[list-item]
+        assert [h.article.id for h in search(reader, "flight", now=LATER).hits] == [2]
+        assert [h.article.id for h in search(reader, "مطارات", now=LATER).hits] == [2]
+        store._db.execute("INSERT INTO search_index (search_index, rank) "
+                          "VALUES ('integrity-check', 1)")

@@ -224,3 +224,45 @@ def test_a_quoted_exclusion_leaves_out_that_form_and_a_bare_one_every_form(
     assert ids(search(archive, 'vote -"election"', now=NOW)) == [plural]
     assert ids(search(archive, "vote -election", now=NOW)) == []
     assert set(ids(search(archive, "vote", now=NOW))) == {singular, plural}
+
+
+def test_date_filters_find_articles_fetched_long_after_they_were_published(
+        store: Store, archive: SearchReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ids follow fetch times, not publication times: the ids a date filter walks are
+    bounded by what the published index says, read exactly when the dates hold few articles
+    and left open above when they hold more (DATE_SCAN)."""
+    old = add(store, 19, title_translated="Bank history", published=NOW - timedelta(days=50))
+    recent = [add(store, n, title_translated="Bank news", published=NOW - timedelta(days=n))
+              for n in (20, 21, 22)]
+    late = add(store, 23, title_translated="Bank archive", published=NOW - timedelta(days=60))
+    day = (NOW - timedelta(days=60)).date().isoformat()
+    before = (NOW - timedelta(days=40)).date().isoformat()
+    for scan in (5000, 1):
+        monkeypatch.setattr(store_search, "DATE_SCAN", scan)
+        assert ids(search(archive, f"bank since:{day} until:{day}", now=NOW)) == [late], scan
+        assert set(ids(search(archive, f"bank until:{before}", now=NOW))) == {old, late}, scan
+        assert set(ids(search(archive, "bank since:30d", limit=10, now=NOW))) >= set(recent)
+        assert late not in ids(search(archive, "bank since:30d", limit=10, now=NOW))
+        assert search(archive, "bank since:2020-01-01 until:2020-01-02", now=NOW).hits == []
+
+
+def test_common_words_stay_ranked_as_common_words_under_filters(
+        store: Store, archive: SearchReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A word with more matches than the window is ranked by recency (titles first) even when
+    a source filter or an exclusion leaves fewer; a rarer word is ranked by relevance."""
+    monkeypatch.setattr(store_search, "SEARCH_WINDOW", 10)
+    store.sync_feeds([*FEEDS, FeedConfig("https://farm.example/rss", "Farm Weekly")], NOW)
+    farm = next(f.id for f in store.feeds() if f.name == "Farm Weekly")
+    for n in range(30, 45):   # wheat in many articles of the first source
+        add(store, n, title_translated="Markets", lead="Markets.",
+            text_translated="Wheat was traded.", published=NOW - timedelta(hours=n))
+    often = add(store, 50, feed=farm, title_translated="Grain", lead="Grain.",
+                text_translated="Wheat, wheat, wheat and wheat again; barley barley barley.",
+                published=NOW - timedelta(days=3))
+    once = add(store, 51, feed=farm, title_translated="Harvest", lead="Harvest.",
+               text_translated="Some wheat, and barley.", published=NOW - timedelta(hours=1))
+    assert ids(search(archive, "wheat source:farm", now=NOW)) == [once, often]
+    assert ids(search(archive, "wheat -traded", now=NOW)) == [once, often]
+    # barley is in two articles only: bm25 puts the one saying it three times first.
+    assert ids(search(archive, "barley source:farm", now=NOW)) == [often, once]
+    assert ids(search(archive, "barley", now=NOW)) == [often, once]

@@ -14,8 +14,6 @@ from bot.models import Article
 from bot.search import search
 from bot.store import Store
 from bot.store.migrations import MIGRATIONS
-from bot.terms import field_stems
-from bot.textnorm import normalize_arabic
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FEEDS = (FeedConfig("http://127.0.0.1/a.xml", "مصدر أ"), FeedConfig("http://127.0.0.1/b", "B"))
@@ -125,20 +123,27 @@ def found(store: Store, text: str) -> list[int]:
     return [hit.article.id for hit in search(store.reader(), text, now=NOW).hits]
 
 
-def test_search_index_follows_updates_and_deletes(store: Store) -> None:
+def test_search_index_follows_filled_translations(store: Store) -> None:
+    """An article stored untranslated is found by its Arabic; once its translation is filled
+    in, by the English too, and the placeholder English is no longer in the index."""
     feed = store.sync_feeds(FEEDS, NOW)[0]
-    store.add_articles([make_article(feed.id, 1)])
-    assert found(store, "oil") == found(store, '"oil"') == [1]
-    store._db.execute(
-        "UPDATE articles SET text_translated = :text, lead = :lead, text_stems = :stems "
-        "WHERE id = 1", {"text": "Wheat harvests rose.", "lead": "Wheat harvests.",
-                         "stems": field_stems("Wheat harvests rose.",
-                                              "ارتفعت أسعار النفط في الأسواق العالمية.")})
+    store.add_articles([make_article(feed.id, 1, title_translated="Untitled",
+                                     text_translated="", lead="", model="",
+                                     untranslated=True)])
+    assert found(store, "untitled") == found(store, "النفط") == [1]
     assert not found(store, "oil")
-    assert found(store, '"wheat"') == found(store, "harvest") == [1]
-    store._db.execute("DELETE FROM articles")
-    assert not found(store, '"wheat"')
-    assert not found(store, "harvest")
+    stored = store.get_article(1)
+    assert stored is not None
+    filled = make_article(feed.id, 1, title_translated="Wheat harvests rose",
+                          text_translated="Wheat harvests rose in the north.",
+                          lead="Wheat harvests rose.")
+    filled.id = 1
+    assert store.fill_translations([filled]) == 1
+    assert store.fill_translations([filled]) == 0  # filled once only
+    assert not found(store, "untitled")
+    assert found(store, '"wheat"') == found(store, "harvest") == found(store, "النفط") == [1]
+    store._db.execute("INSERT INTO search_index (search_index, rank) "
+                      "VALUES ('integrity-check', 1)")
 
 
 def _indexed(store: Store, expression: str) -> list[int]:
@@ -146,76 +151,18 @@ def _indexed(store: Store, expression: str) -> list[int]:
         "SELECT rowid FROM search_index WHERE search_index MATCH ?", (expression,))]
 
 
-def test_stored_folded_and_stem_columns_feed_the_index(store: Store) -> None:
+def test_index_holds_folded_arabic_and_stems_and_the_rows_do_not(store: Store) -> None:
     feed = store.sync_feeds(FEEDS, NOW)[0]
     store.add_articles([make_article(feed.id, 1)])
-    row = store._db.execute(
-        "SELECT title_original, title_folded, text_folded, title_stems, text_stems "
-        "FROM articles").fetchone()
-    assert row["title_folded"] == normalize_arabic(row["title_original"])
-    assert row["text_folded"] == "ارتفعت اسعار النفط في الاسواق العالميه."
-    assert row["text_stems"] == field_stems("Oil prices rose on world markets.",
-                                            "ارتفعت أسعار النفط في الأسواق العالمية.")
+    columns = {row[1] for row in store._db.execute("PRAGMA table_info(articles)")}
+    assert not {"title_folded", "text_folded", "title_stems", "text_stems"} & columns
     # The index holds no text to read back (contentless): what it matches shows what it was
     # given. Arabic fields hold the folded forms (ه for ة), stems fields the stems.
     assert _indexed(store, 'text_ar : "العالميه"') == [1]
     assert _indexed(store, 'text_ar : "العالمية"') == []
     assert _indexed(store, 'text_stems : "market"') == [1]
+    assert _indexed(store, 'text_stems : "عالم"') == [1]
     assert _indexed(store, 'text_en : "market"') == []
     assert _indexed(store, 'title_en : "headline"') == [1]
-    triggers = store._db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger'")
-    assert not [sql for (sql,) in triggers if "nashra_fold" in sql or "nashra_stems" in sql]
-
-
-_RAW_INSERT = """
-INSERT INTO articles (feed_id, entry_key, url, canonical_url, published, fetched, language,
-                      title_original, text_original, title_translated, text_translated, lead,
-                      model, title_folded, text_folded, title_stems, text_stems)
-VALUES (:feed, :key, :url, :url, '2026-11-20 11:00:00', '2026-11-20 11:00:00', 'ar',
-        :title, :text, 'Farm ministers meet', 'In Riyadh.', 'Lead', 'm', :title_folded,
-        :text_folded, :title_stems, :text_stems)
-"""
-
-
-def _raw_article(feed_id: int, key: str, title: str, text: str) -> dict[str, object]:
-    return {"feed": feed_id, "key": key, "url": f"http://127.0.0.1/raw/{key}", "title": title,
-            "text": text, "title_folded": normalize_arabic(title),
-            "text_folded": normalize_arabic(text),
-            # What a client computes with bot.terms (or leaves NULL: exact forms only).
-            "title_stems": field_stems("Farm ministers meet", title),
-            "text_stems": field_stems("In Riyadh.", text)}
-
-
-def test_plain_sqlite_client_writes_without_nashra_functions(tmp_path: Path) -> None:
-    path = tmp_path / "n.db"
-    with Store(path) as store:
-        feed_id = store.sync_feeds(FEEDS, NOW)[0].id
-        store.add_articles([make_article(feed_id, 1), make_article(feed_id, 2)])
-    raw = sqlite3.connect(path)  # like the sqlite3 shell: no nashra_fold registered
-    with raw:
-        raw.execute(_RAW_INSERT, _raw_article(feed_id, "raw", "اجتماعُ وزراءِ الزِّراعةِ",
-                                              "في الرياض."))
-        retitled = "افتتاحُ مَكتبةٍ جديدة"
-        raw.execute("UPDATE articles SET title_original = :t, title_folded = :f, "
-                    "title_stems = :s WHERE id = 1",
-                    {"t": retitled, "f": normalize_arabic(retitled),
-                     "s": field_stems("News headline number 1", retitled)})
-        raw.execute("DELETE FROM articles WHERE id = 2")
-    raw.close()
-    with Store(path) as store:
-        reader = store.reader()
-        for query in ("الزِّراعةِ", "الزراعة", "الزراعه", "زراعة"):  # زراعة: by its stem
-            assert [h.article.title_translated for h in search(reader, query, now=NOW).hits] == [
-                "Farm ministers meet"]
-        assert found(store, "مكتبة") == found(store, "مَكْتَبَةٌ") == found(store, "المكتبات") == [1]
-        assert not found(store, "عنوان")  # 1 retitled, 2 deleted
-        assert store.count_articles() == 2
-
-
-def test_rows_without_folded_columns_are_indexed_unfolded(store: Store) -> None:
-    feed_id = store.sync_feeds(FEEDS, NOW)[0].id
-    params = _raw_article(feed_id, "bare", "مطار دمشق", "رحلات")
-    params.update(title_folded=None, text_folded=None, title_stems=None, text_stems=None)
-    store._db.execute(_RAW_INSERT, params)
-    hits = search(store.reader(), "مطار", now=NOW).hits
-    assert [h.article.title_original for h in hits] == ["مطار دمشق"]
+    assert not store._db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' "
+                                 "AND tbl_name = 'articles'").fetchall()

@@ -23,6 +23,7 @@ _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 CHUNK = 500
 # When another process holds the write lock past busy_timeout: wait and retry, then give up.
 LOCK_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 log = logging.getLogger(__name__)
 # Set by fail_fast_on_lock(): writes raise StoreBusy at once instead of waiting for the lock.
 _FAIL_FAST: ContextVar[bool] = ContextVar("nashra_store_fail_fast", default=False)
@@ -80,14 +81,17 @@ class Database:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.row_factory = sqlite3.Row
-            # Only the backfills of migrations 5 and 9 call these (schema 1-4 triggers called
-            # nashra_fold too); from schema 5 on the triggers read stored columns instead, so
-            # other SQLite clients can write the database without these functions.
+            # Only migrations call these (schema 1-4 triggers called nashra_fold too): the
+            # backfills of 5 and 9 and the re-indexing of 10. The store computes the same
+            # analysis in Python when it writes the search index (bot/store/index.py).
             self._db.create_function("nashra_fold", 1, _fold, deterministic=True)
             self._db.create_function("nashra_stems", 2, _stems, deterministic=True)
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
+            # A big transaction (a migration, a first refresh) grows the WAL file; without a
+            # limit it keeps that size on disk for good.
+            self._db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
         except (OSError, sqlite3.Error) as exc:
@@ -175,6 +179,18 @@ class Database:
             raise StoreError(f"backup to {destination} failed: {exc}") from exc
         return check
 
+    def vacuum(self) -> tuple[int, int]:
+        """Rewrite the database file without its free pages (VACUUM: takes the write lock
+        throughout and as much free disk as the database). Returns its size before and
+        after, in bytes."""
+        before = self.path.stat().st_size
+        try:
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise StoreError(f"vacuum failed: {_describe(exc)}") from exc
+        return before, self.path.stat().st_size
+
     def integrity_check(self) -> str:
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
 
@@ -196,6 +212,11 @@ class Database:
                 for statement in _statements(script):
                     db.execute(statement)
                 db.execute("INSERT INTO schema_version (version) VALUES (:v)", {"v": version})
+        if current and current < len(MIGRATIONS):
+            # An upgrade may rewrite the whole database into the WAL: copy it back now and
+            # empty the WAL, or every read pays for looking pages up in a huge WAL index
+            # until the next write resets it.
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @property
     def schema_version(self) -> int:
@@ -243,12 +264,12 @@ def _describe(exc: sqlite3.Error) -> str:
 
 
 def _fold(text: str | None) -> str | None:
-    """SQL ``nashra_fold``: what migration 5 backfills ``title_folded``/``text_folded`` with."""
+    """SQL ``nashra_fold``: the folded Arabic of migrations 5 and 10."""
     return normalize_arabic(text) if text is not None else None
 
 
 def _stems(translated: str | None, original: str | None) -> str:
-    """SQL ``nashra_stems``: what migration 9 backfills ``title_stems``/``text_stems`` with."""
+    """SQL ``nashra_stems``: the stems column of migrations 9 and 10."""
     return field_stems(translated or "", original or "")
 
 

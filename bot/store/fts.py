@@ -55,14 +55,19 @@ def positives(query: Query) -> list[str]:
             + [exact(phrase) for phrase in query.phrases])
 
 
+def wanted(query: Query, *, any_term: bool = False) -> str:
+    """Every term (or, with ``any_term``, at least one), whatever else the article says."""
+    return (" OR " if any_term else " AND ").join(positives(query))
+
+
 def match(query: Query, *, any_term: bool = False) -> str:
     """Every term (or, with ``any_term``, at least one), none of the excluded ones."""
-    wanted = (" OR " if any_term else " AND ").join(positives(query))
+    wanted_ = wanted(query, any_term=any_term)
     unwanted = " OR ".join([term(tokens) for tokens in query.excluded]
                            + [exact((token,)) for token in query.excluded_exact])
     if not unwanted:
-        return wanted
-    return f"({wanted}) NOT ({unwanted})"
+        return wanted_
+    return f"({wanted_}) NOT ({unwanted})"
 
 
 def in_titles(expression: str) -> str:

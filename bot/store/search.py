@@ -1,9 +1,10 @@
 """Full-text search in SQLite (FTS5): rank ids first, then read only the page shown.
 
-The index (``search_index``, schema 9) holds no text: exact forms and stems of each field
-(see :mod:`bot.terms` and :mod:`bot.store.fts`). Ranking reads it and one covering index
-(``articles_search``: id, publication time, source, story), so filters by source and date
-and one result per story cost no article row; only the page's articles are read.
+The index (``search_index``, written by :mod:`bot.store.index`) holds no text: exact forms
+and stems of each field (see :mod:`bot.terms` and :mod:`bot.store.fts`). Ranking reads it
+and one covering index (``articles_search``: id, publication time, source, story), so
+filters by source and date and one result per story cost no article row; only the page's
+articles are read.
 
 A query is first matched newest id first (articles are stored as they are fetched), up to
 ``SEARCH_WINDOW`` matches:
@@ -13,7 +14,9 @@ A query is first matched newest id first (articles are stored as they are fetche
 * more (a common word): bm25 is not affordable, since it counts each phrase's matches over
   the whole index first (milliseconds per common phrase at 100,000 articles, however few
   rows are ranked). The newest ``SEARCH_WINDOW`` matches are ranked by the same recency
-  boost, doubled when the titles match, and the pages end there.
+  boost, doubled when the titles match, and the pages end there. So are fewer matches of
+  common words when filters (source, dates) or exclusions left fewer: ranking depends on
+  the words, not on the filters.
 
 Each story (one event across outlets) is one result: its best-ranked matching article.
 """
@@ -34,6 +37,8 @@ from bot.store.records import ARTICLE_COLUMNS, StoredArticle, stored_article
 
 # A query with more matches than this is ranked among its newest this many (see above).
 SEARCH_WINDOW = 1000
+# At most this many entries of the published index are read to bound a date filter's ids.
+DATE_SCAN = 5000
 
 
 @dataclass(frozen=True)
@@ -109,9 +114,25 @@ def rank(db: sqlite3.Connection, query: Query, scope: SearchScope, *, limit: int
                    "titles": fts.in_titles(" OR ".join(fts.positives(query))),
                    "limit": limit, "offset": offset, "now": to_db_time(now)})
     rows = _search(db, _RANKED_NEWEST.format(scope=where), params).fetchall()
-    if rows and rows[0]["matches"] < SEARCH_WINDOW:
+    if rows and rows[0]["matches"] < SEARCH_WINDOW and not _common(db, query, scope, any_term):
         rows = _search(db, _RANKED_BM25.format(scope=where), params).fetchall()
     return [Match(row["id"], row["story_id"], row["score"]) for row in rows]
+
+
+def _common(db: sqlite3.Connection, query: Query, scope: SearchScope, any_term: bool) -> bool:
+    """Whether the words alone, without filters and exclusions, have SEARCH_WINDOW matches.
+
+    Such words are ranked as a common word is, even when filters or exclusions leave fewer
+    matches: bm25 would first read each word's whole list of matches (to weigh it by how
+    rare it is), which for common words costs more than the walk itself, and weighs little.
+    """
+    if scope == SearchScope() and not (query.excluded or query.excluded_exact):
+        return False   # the ranking's own count was that of the words alone
+    count = _search(db, "SELECT COUNT(*) FROM (SELECT rowid FROM search_index "
+                        "WHERE search_index MATCH :wanted LIMIT :window)",
+                    {"wanted": fts.wanted(query, any_term=any_term),
+                     "window": SEARCH_WINDOW}).fetchone()[0]
+    return int(count) >= SEARCH_WINDOW
 
 
 def read_articles(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, StoredArticle]:
@@ -152,21 +173,44 @@ def _scope(db: sqlite3.Connection, scope: SearchScope) -> tuple[str, dict[str, A
     if scope.since is not None:
         clauses.append("a.published >= :since")
         params["since"] = to_db_time(scope.since)
-        # Ids grow with fetch time and an article is never published after it was fetched
-        # (the parse stage caps future dates): the index walk can start at the first id
-        # fetched since then instead of reading every older match.
-        clauses.append("s.rowid >= :first_id")
-        params["first_id"] = _first_id_fetched_since(db, params["since"])
     if scope.until is not None:
         clauses.append("a.published < :until")
         params["until"] = to_db_time(scope.until)
+    if scope.since is not None or scope.until is not None:
+        # Bound the index walk by ids, so that it does not read every match outside the
+        # dates (see _published_ids).
+        clauses.append("s.rowid BETWEEN :first_id AND :last_id")
+        params["first_id"], params["last_id"] = _published_ids(db, params)
     return "".join(f" AND {clause}" for clause in clauses), params
 
 
-def _first_id_fetched_since(db: sqlite3.Connection, since: str) -> int:
+def _published_ids(db: sqlite3.Connection, dates: Mapping[str, Any]) -> tuple[int, int]:
+    """Bounds of the ids of articles published between ``dates["since"]`` and
+    ``dates["until"]`` (either may be absent).
+
+    Exact when at most DATE_SCAN articles were (a short read of the published index).
+    Otherwise the upper bound is open, since an article may be fetched, and so numbered, long
+    after it was published; but ids grow with fetch time and an article is never published
+    after it was fetched (the parse stage caps future dates), so the walk can start at the
+    first id fetched since ``since``.
+    """
+    conditions = [c for c, key in (("published >= :since", "since"),
+                                   ("published < :until", "until")) if key in dates]
+    row = db.execute(
+        "SELECT COUNT(*), MIN(id), MAX(id) FROM (SELECT id FROM articles "
+        f"INDEXED BY articles_published WHERE {' AND '.join(conditions)} LIMIT :cap)",
+        {**{key: dates[key] for key in ("since", "until") if key in dates},
+         "cap": DATE_SCAN + 1}).fetchone()
+    if row[0] == 0:
+        return 1, 0
+    if row[0] <= DATE_SCAN:
+        return int(row[1]), int(row[2])
+    if "since" not in dates:
+        return 1, 2**62
     # MIN(+id): SQLite reads the fetched index's range, not the rowid from the start.
-    row = db.execute("SELECT MIN(+id) FROM articles WHERE fetched >= :t", {"t": since}).fetchone()
-    return int(row[0]) if row[0] is not None else 2**62
+    first = db.execute("SELECT MIN(+id) FROM articles WHERE fetched >= :t",
+                       {"t": dates["since"]}).fetchone()[0]
+    return (int(first), 2**62) if first is not None else (1, 0)
 
 
 def _search(db: sqlite3.Connection, sql: str, params: Mapping[str, Any]) -> sqlite3.Cursor:
@@ -207,7 +251,8 @@ WITH m AS MATERIALIZED (
     ORDER BY s.rowid DESC LIMIT :window),
 titled AS MATERIALIZED (
     SELECT rowid AS id FROM search_index
-    WHERE search_index MATCH :titles AND rowid >= (SELECT MIN(id) FROM m)),
+    WHERE search_index MATCH :titles
+      AND rowid BETWEEN (SELECT MIN(id) FROM m) AND (SELECT MAX(id) FROM m)),
 scored AS (
     SELECT m.id, m.story_id,
            -(CASE WHEN m.id IN titled THEN 2.0 ELSE 1.0 END) * """ + _RECENCY + """ AS score

@@ -11,11 +11,10 @@ from bot.config import FeedConfig
 from bot.models import Article, FeedState
 from bot.store.base import chunks, optional_time, placeholders, to_db_time
 from bot.store.chats import ChatQueries
+from bot.store.index import SOURCE_COLUMNS, add_to_index, index_row, remove_from_index
 from bot.store.records import ARTICLE_COLUMNS, StoredArticle, stored_article
 from bot.store.search import SearchReader
 from bot.store.stories import StoryQueries
-from bot.terms import field_stems
-from bot.textnorm import normalize_arabic
 
 
 class Store(ChatQueries, StoryQueries):
@@ -110,14 +109,17 @@ class Store(ChatQueries, StoryQueries):
         """Insert articles in one transaction, each its own story for now; already stored
         ones are skipped. Returns the new ids, in order (also set on the articles)."""
         ids: list[int] = []
+        # Analysed before the write lock is taken: a few milliseconds an article.
+        index_rows = [index_row(_index_source(article)) for article in articles]
         with self._transaction() as db:
-            for article in articles:
+            for article, row in zip(articles, index_rows, strict=True):
                 cursor = db.execute(_INSERT_ARTICLE, _article_params(article))
                 if cursor.rowcount and cursor.lastrowid is not None:
-                    article.id = cursor.lastrowid
+                    article.id = row["id"] = cursor.lastrowid
                     ids.append(cursor.lastrowid)
                     db.execute("UPDATE articles SET story_id = id WHERE id = :id",
                                {"id": cursor.lastrowid})
+                    add_to_index(db, [row])
         return ids
 
     def get_article(self, article_id: int) -> StoredArticle | None:
@@ -182,18 +184,22 @@ class Store(ChatQueries, StoryQueries):
         filled = 0
         with self._transaction() as db:
             for article in articles:
-                filled += db.execute(
+                stored = db.execute(f"SELECT {SOURCE_COLUMNS} FROM articles "
+                                    "WHERE id = :id AND model = ''", {"id": article.id}).fetchone()
+                if stored is None:
+                    continue
+                remove_from_index(db, [index_row(stored)])
+                db.execute(
                     "UPDATE articles SET title_translated = :title, text_translated = :text, "
-                    "lead = :lead, model = :model, untranslated = :untranslated, "
-                    "title_stems = :title_stems, text_stems = :text_stems "
-                    "WHERE id = :id AND model = ''",
+                    "lead = :lead, model = :model, untranslated = :untranslated "
+                    "WHERE id = :id",
                     {"title": article.title_translated, "text": article.text_translated,
                      "lead": article.lead, "model": article.model,
-                     "untranslated": int(article.untranslated), "id": article.id,
-                     "title_stems": field_stems(article.title_translated,
-                                                article.title_original),
-                     "text_stems": field_stems(article.text_translated,
-                                               article.text_original)}).rowcount
+                     "untranslated": int(article.untranslated), "id": article.id})
+                add_to_index(db, [index_row({
+                    **dict(stored), "title_translated": article.title_translated,
+                    "lead": article.lead, "text_translated": article.text_translated})])
+                filled += 1
         return filled
 
     # search ---------------------------------------------------------------------------------
@@ -233,10 +239,10 @@ class Store(ChatQueries, StoryQueries):
 _INSERT_ARTICLE = """
 INSERT INTO articles (feed_id, entry_key, url, canonical_url, published, fetched, language,
                       title_original, text_original, title_translated, text_translated, lead,
-                      model, untranslated, title_folded, text_folded, title_stems, text_stems)
+                      model, untranslated)
 VALUES (:feed_id, :key, :url, :canonical_url, :published, :fetched, :language,
         :title_original, :text_original, :title_translated, :text_translated, :lead,
-        :model, :untranslated, :title_folded, :text_folded, :title_stems, :text_stems)
+        :model, :untranslated)
 ON CONFLICT DO NOTHING
 """
 
@@ -264,12 +270,14 @@ def _article_params(article: Article) -> dict[str, Any]:
         "title_translated": article.title_translated,
         "text_translated": article.text_translated, "lead": article.lead,
         "model": article.model, "untranslated": int(article.untranslated),
-        # What the search index holds beside the texts (its triggers copy these).
-        "title_folded": normalize_arabic(article.title_original),
-        "text_folded": normalize_arabic(article.text_original),
-        "title_stems": field_stems(article.title_translated, article.title_original),
-        "text_stems": field_stems(article.text_translated, article.text_original),
     }
+
+
+def _index_source(article: Article) -> dict[str, Any]:
+    """An article's :data:`bot.store.index.SOURCE_COLUMNS`, as :func:`index_row` takes them."""
+    return {"id": article.id, "title_translated": article.title_translated,
+            "lead": article.lead, "text_translated": article.text_translated,
+            "title_original": article.title_original, "text_original": article.text_original}
 
 
 

@@ -42,6 +42,7 @@ from bot.telegram.limits import TelegramLimits
 from bot.telegram.schedule import (
     schedule_digests,
     schedule_refresh,
+    schedule_tidy,
     stop_refresh,
     tick_interval,
 )
@@ -137,6 +138,7 @@ async def _open(app: NashraApp, settings: Settings, model: ModelInfo) -> None:
     # Due times live in the database: nothing per chat to rebuild; the first tick runs at
     # once and serves what fell due while the bot was down (within the catch-up time).
     schedule_digests(jobs, tick_interval())
+    schedule_tidy(jobs)
     outbox.start()  # resumes messages left pending by a crash or restart
     log.info("Nashra started as @%s", app.bot.username)
 

@@ -1,4 +1,5 @@
-"""Scheduled work on PTB's JobQueue: the feed refresh and one ticking job for all digests.
+"""Scheduled work on PTB's JobQueue: the feed refresh, one ticking job for all digests, and
+the daily tidy of the search index.
 
 Each subscribed chat stores its next digest time (see :mod:`bot.due`). The ``digests`` job
 wakes every ``TICK`` and serves the chats whose time has come, earliest first, in batches
@@ -13,13 +14,16 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from telegram.ext import ContextTypes, JobQueue
 
 from bot.digests import queue_alerts, serve_batches
+from bot.errors import StoreError
 from bot.pipeline import refresh
+from bot.store.index import tidy_index
 from bot.telegram.services import Services, services
 
 Jobs = JobQueue[ContextTypes.DEFAULT_TYPE]
@@ -34,6 +38,8 @@ TICK_ENV = "NASHRA_DIGEST_TICK_SECONDS"
 # that finds the previous one still serving (10,000 chats take longer than a tick) returns at
 # once; two instances are allowed so that APScheduler does not log each such turn as skipped.
 TICK_JOB = {"max_instances": 2, "coalesce": True, "misfire_grace_time": None}
+TIDY_EVERY = timedelta(days=1)
+FIRST_TIDY = timedelta(hours=1)
 
 
 def schedule_refresh(queue: Jobs, minutes: int) -> None:
@@ -102,3 +108,29 @@ async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     async with svc.tick_lock:
         for _served in serve_batches(svc, datetime.now(UTC)):
             await asyncio.sleep(0)
+
+
+# the tidy ---------------------------------------------------------------------------------
+
+
+def schedule_tidy(queue: Jobs) -> None:
+    """Merge the search index into one piece once a day, first an hour after start."""
+    queue.run_repeating(tidy_job, interval=TIDY_EVERY, first=FIRST_TIDY, name="tidy",
+                        job_kwargs={"max_instances": 1, "coalesce": True})
+
+
+async def tidy_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The daily tidy (:func:`bot.store.index.tidy_index`), in a worker thread."""
+    await run_tidy(services(context))
+
+
+async def run_tidy(svc: Services) -> int:
+    start = time.perf_counter()
+    try:
+        steps = await asyncio.to_thread(tidy_index, svc.store.path)
+    except StoreError as exc:
+        log.warning("search index not tidied: %s", exc)
+        return 0
+    if steps:
+        log.info("search index merged into one piece in %.1f s", time.perf_counter() - start)
+    return steps
