@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from bot import USER_AGENT
+from bot.dburl import is_postgres, redact_url
 from bot.errors import ConfigError
 
 TOKEN_ENV = "NASHRA_TELEGRAM_TOKEN"
+DATABASE_URL_ENV = "NASHRA_DATABASE_URL"
 CONFIG_ENV = "NASHRA_CONFIG"
 # Digest times are HH:MM; seconds are accepted too (tests schedule a few seconds ahead).
 TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
@@ -37,6 +39,8 @@ class TelegramSettings:
 @dataclass(frozen=True)
 class StorageSettings:
     path: str = "data/nashra.db"
+    # postgresql://user:password@host/db instead of the SQLite file (it holds a password).
+    url: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,11 @@ class Settings:
         return Path(self.storage.path)
 
     @property
+    def database(self) -> Path | str:
+        """Where the store lives: ``storage.url`` (PostgreSQL) if set, else the SQLite file."""
+        return self.storage.url or self.database_path
+
+    @property
     def models_path(self) -> Path:
         """Nashra's own model folder: beside the database unless configured."""
         if self.translation.models_dir:
@@ -159,11 +168,18 @@ def _url(value: Any) -> str | None:
     return f"must be an http(s) URL, got {value!r}"
 
 
+def _database_url(value: Any) -> str | None:
+    if not value or is_postgres(value):
+        return None
+    return f"must be a postgresql:// URL, got {redact_url(value)!r}"
+
+
 def _max_items(value: Any) -> str | None:
     return None if 1 <= value <= 30 else f"must be between 1 and 30, got {value}"
 
 
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "storage.url": _database_url,
     "telegram.api_base_url": _url,
     "translation.beam_size": _positive,
     "translation.threads": _non_negative,
@@ -263,6 +279,11 @@ def _apply_env(settings: Settings, environ: Mapping[str, str]) -> Settings:
     token = environ.get(TOKEN_ENV)
     if token:
         settings = replace(settings, telegram=replace(settings.telegram, token=token.strip()))
+    url = environ.get(DATABASE_URL_ENV, "").strip()
+    if url:
+        if problem := _database_url(url):
+            raise ConfigError(f"${DATABASE_URL_ENV} {problem}")
+        settings = replace(settings, storage=replace(settings.storage, url=url))
     return settings
 
 

@@ -2,6 +2,7 @@
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from support.fake_telegram import fake_telegram  # noqa: F401
@@ -47,3 +48,12 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
         yield url
     finally:
         drop_database(postgres_server, name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a test's store lives: an SQLite file, then a fresh PostgreSQL database (skipped
+    without the server binaries, except under CI). Tests taking it run on both backends."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return tmp_path / "sub" / "nashra.db"

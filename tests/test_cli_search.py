@@ -1,4 +1,5 @@
-"""`nashra search` from the command line: the query language, stems, one result per story."""
+"""`nashra search` from the command line: the query language, stems, one result per story;
+on an SQLite file and on PostgreSQL (``[storage] url``)."""
 
 from __future__ import annotations
 
@@ -25,10 +26,11 @@ def article(feed: int, n: int, title: str, text: str, original: str, *,
         title_translated=title, text_translated=text, lead=text, model="ar-en@1.0")
 
 
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def config(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     database = tmp_path / "nashra.db"
-    with Store(database) as store:
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else ""
+    with Store(url or database) as store:
         feeds = store.sync_feeds([FeedConfig("https://www.bbc.com/arabic/rss", "BBC Arabic"),
                                   FeedConfig("https://aljazeera.example/rss", "Al Jazeera")],
                                  NOW)
@@ -45,7 +47,8 @@ def config(tmp_path: Path) -> Path:
                     "البنك المركزي يرفع أسعار الفائدة وسط دعم للحكومات"),
         ])
     path = tmp_path / "config.toml"
-    path.write_text(f'[storage]\npath = "{database}"\n', encoding="utf-8")
+    storage = f'path = "{database}"\n' + (f'url = "{url}"\n' if url else "")
+    path.write_text(f"[storage]\n{storage}", encoding="utf-8")
     return path
 
 

@@ -167,3 +167,22 @@ def test_the_cli_and_the_bot_build_the_same_stage_settings(
 def test_one_user_agent_default_names_the_project_and_version() -> None:
     assert PROJECT_URL in USER_AGENT and __version__ in USER_AGENT
     assert Settings().fetch.user_agent == FetchSettings().user_agent == USER_AGENT
+
+
+def test_database_url_from_file_or_environment_never_shown(tmp_path: Path) -> None:
+    from bot.config import DATABASE_URL_ENV, load_settings
+
+    config = tmp_path / "c.toml"
+    config.write_text('[storage]\nurl = "postgresql://nashra:s3cret@db/nashra"\n',
+                      encoding="utf-8")
+    settings = load_settings(str(config), environ={})
+    assert settings.database == "postgresql://nashra:s3cret@db/nashra"
+    assert "s3cret" not in repr(settings)
+    override = load_settings(str(config), environ={
+        DATABASE_URL_ENV: "postgresql://other:pw2@db2/n"})
+    assert override.database == "postgresql://other:pw2@db2/n"
+    assert load_settings(None, environ={}).database == Path("data/nashra.db")
+    config.write_text('[storage]\nurl = "mysql://root:s3cret@db/n"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(str(config), environ={})
+    assert "postgresql://" in str(raised.value) and "s3cret" not in str(raised.value)

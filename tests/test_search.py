@@ -1,5 +1,6 @@
 """Search: stems in both languages, exact forms first, the query language's filters, one
-result per story, ranking with recency, paging, snippets — on a real SQLite file."""
+result per story, ranking with recency, paging, snippets — on a real SQLite file and on a
+PostgreSQL database (every test runs on both)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,17 @@ import pytest
 from test_store import FEEDS, NOW, make_article
 
 from bot.config import FeedConfig
-from bot.search import SearchPage, search
+from bot.search import Archive, SearchPage, search
 from bot.store import Store
 from bot.store import search as store_search
-from bot.store.search import SearchReader
 from bot.telegram.searching import snippet_html
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "n.db") as db:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    location = (request.getfixturevalue("postgres_url") if request.param == "postgresql"
+                else tmp_path / "n.db")
+    with Store(location) as db:
         feed = db.sync_feeds(FEEDS, NOW)[0]
         db.add_articles([
             make_article(feed.id, 1, title_translated="Central bank raises interest rates",
@@ -37,7 +39,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def archive(store: Store) -> SearchReader:
+def archive(store: Store) -> Archive:
     return store.reader()
 
 
@@ -55,20 +57,20 @@ def add(store: Store, n: int, feed: int = 1, **changes: object) -> int:
     "title_en:bank", "{title_stems}: bank", "^bank", "{bank}", "-bank", "bank + rates", "\x00",
     "؟؟", "source:", 'source:"%_\\', "since:yesterday", '-"', "bank -", "-(bank)",
 ])
-def test_hostile_input_never_raises(store: Store, archive: SearchReader, hostile: str) -> None:
+def test_hostile_input_never_raises(store: Store, archive: Archive, hostile: str) -> None:
     page = search(archive, hostile, now=NOW)
     assert isinstance(page.hits, list)
     assert store.count_articles() == 3
 
 
-def test_operator_words_are_matched_as_words(store: Store, archive: SearchReader) -> None:
+def test_operator_words_are_matched_as_words(store: Store, archive: Archive) -> None:
     add(store, 4, title_translated="Talks on Gaza and Lebanon", text_translated="Or not.")
     assert ids(search(archive, "gaza AND lebanon", now=NOW)) == [4]
     assert ids(search(archive, "NEAR", now=NOW)) == []
 
 
 def test_english_stems_find_other_forms_and_exact_forms_rank_first(
-        store: Store, archive: SearchReader) -> None:
+        store: Store, archive: Archive) -> None:
     stemmed = add(store, 5, title_translated="Parliament vote",
                   text_translated="Voters elected a new parliament; turnout was high.")
     exact = add(store, 6, title_translated="Parliament vote",
@@ -82,7 +84,7 @@ def test_english_stems_find_other_forms_and_exact_forms_rank_first(
 
 
 @pytest.mark.parametrize("query", ["الحكومة", "حكومة", "حكومات", "والحكومة"])
-def test_arabic_stems_and_clitics(store: Store, archive: SearchReader, query: str) -> None:
+def test_arabic_stems_and_clitics(store: Store, archive: Archive, query: str) -> None:
     with_article = add(store, 8, title_original="بيان رسمي",
                        text_original="قالت والحكومة إن المحادثات مستمرة")
     with_preposition = add(store, 9, title_original="قروض جديدة",
@@ -94,13 +96,13 @@ def test_arabic_stems_and_clitics(store: Store, archive: SearchReader, query: st
 
 
 @pytest.mark.parametrize("query", ["البنك المركزي", "البنكُ المركزيُّ", "ألبنك", "المركزى"])
-def test_arabic_with_or_without_diacritics(archive: SearchReader, query: str) -> None:
+def test_arabic_with_or_without_diacritics(archive: Archive, query: str) -> None:
     page = search(archive, query, now=NOW)
     assert page.hits, query
     assert page.hits[0].article.title_original.startswith(("البنكُ", "المصرف"))
 
 
-def test_phrases_exclusions_sources_and_dates(store: Store, archive: SearchReader) -> None:
+def test_phrases_exclusions_sources_and_dates(store: Store, archive: Archive) -> None:
     store.sync_feeds([*FEEDS, FeedConfig("https://www.bbc.com/arabic/rss.xml", "BBC Arabic")],
                      NOW)
     bbc = next(f.id for f in store.feeds() if f.name == "BBC Arabic")
@@ -121,7 +123,7 @@ def test_phrases_exclusions_sources_and_dates(store: Store, archive: SearchReade
     assert ids(search(archive, f"bank since:{day} until:{day}", now=NOW)) == [old_bbc]
 
 
-def test_one_result_per_story_with_its_outlets(store: Store, archive: SearchReader) -> None:
+def test_one_result_per_story_with_its_outlets(store: Store, archive: Archive) -> None:
     store.sync_feeds([*FEEDS, FeedConfig("https://b.example/rss", "Outlet B")], NOW)
     other = store.feeds()[-1].id
     copy = add(store, 13, feed=other, title_translated="Central bank raises rates again")
@@ -132,13 +134,13 @@ def test_one_result_per_story_with_its_outlets(store: Store, archive: SearchRead
     assert next(h for h in page.hits if h.article.story_id == 1).outlets == 2
 
 
-def test_any_word_fallback_when_no_story_has_all(archive: SearchReader) -> None:
+def test_any_word_fallback_when_no_story_has_all(archive: Archive) -> None:
     page = search(archive, "Cairo inflation", now=NOW)
     assert not page.matched_all_terms
     assert len(page.hits) == 2
 
 
-def test_paging_and_empty_queries(archive: SearchReader) -> None:
+def test_paging_and_empty_queries(archive: Archive) -> None:
     first = search(archive, "bank", limit=1, now=NOW)
     second = search(archive, "bank", limit=1, offset=1, now=NOW)
     assert first.has_more and not second.has_more
@@ -147,12 +149,12 @@ def test_paging_and_empty_queries(archive: SearchReader) -> None:
     assert search(archive, "source:bbc since:7d", now=NOW).hits == []  # filters alone
 
 
-def test_recency_boost_orders_equal_matches(archive: SearchReader) -> None:
+def test_recency_boost_orders_equal_matches(archive: Archive) -> None:
     page = search(archive, "rates", now=NOW + timedelta(days=1))
     assert page.hits[0].article.title_translated.startswith("Central bank raises")
 
 
-def test_snippets_show_the_original_spelling_and_mark_matches(archive: SearchReader) -> None:
+def test_snippets_show_the_original_spelling_and_mark_matches(archive: Archive) -> None:
     [hit] = search(archive, "يرفع المركزي", now=NOW).hits
     marked = [s.text for s in hit.snippet if s.match]
     assert "المركزيُّ" in marked  # diacritics as published, not the folded index form
@@ -160,7 +162,7 @@ def test_snippets_show_the_original_spelling_and_mark_matches(archive: SearchRea
     assert snippet_html(english.snippet).count("<b>inflation</b>") == 1
 
 
-def test_pages_rank_ids_then_read_only_the_page(store: Store, archive: SearchReader) -> None:
+def test_pages_rank_ids_then_read_only_the_page(store: Store, archive: Archive) -> None:
     feed = store.feeds()[0]
     store.add_articles([make_article(feed.id, n, title_translated=f"Oil report {n}")
                         for n in range(10, 40)])
@@ -176,7 +178,7 @@ PRIVATE_USE = "\ue000\ue001"
 
 
 def test_private_use_characters_in_feed_text_cannot_break_the_markup(
-        store: Store, archive: SearchReader) -> None:
+        store: Store, archive: Archive) -> None:
     add(store, 4, title_translated=f"Forged {PRIVATE_USE} wheat harvest",
         text_translated=f"The wheat {PRIVATE_USE}crop{PRIVATE_USE} was <b>large</b>.",
         title_original=f"حصاد {PRIVATE_USE} القمح", text_original=f"محصول {PRIVATE_USE}القمح")
@@ -189,7 +191,7 @@ def test_private_use_characters_in_feed_text_cannot_break_the_markup(
 
 
 def test_a_common_word_is_ranked_among_its_newest_matches(
-        store: Store, archive: SearchReader, monkeypatch: pytest.MonkeyPatch) -> None:
+        store: Store, archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
     """More matches than the window: the newest window, titles first, then by recency."""
     monkeypatch.setattr(store_search, "SEARCH_WINDOW", 10)
     feed = store.feeds()[0]
@@ -208,7 +210,7 @@ def test_a_common_word_is_ranked_among_its_newest_matches(
 
 
 def test_rows_without_a_story_are_each_their_own_result(
-        store: Store, archive: SearchReader) -> None:
+        store: Store, archive: Archive) -> None:
     """Rows another SQLite client wrote have no story yet: each is its own story."""
     first, second = add(store, 14, title_translated="Airport reopens"), add(
         store, 15, title_translated="Airport closes")
@@ -218,7 +220,7 @@ def test_rows_without_a_story_are_each_their_own_result(
 
 
 def test_a_quoted_exclusion_leaves_out_that_form_and_a_bare_one_every_form(
-        store: Store, archive: SearchReader) -> None:
+        store: Store, archive: Archive) -> None:
     singular = add(store, 16, title_translated="Vote", text_translated="The election is near.")
     plural = add(store, 17, title_translated="Vote", text_translated="The elections are near.")
     assert ids(search(archive, 'vote -"election"', now=NOW)) == [plural]
@@ -227,7 +229,7 @@ def test_a_quoted_exclusion_leaves_out_that_form_and_a_bare_one_every_form(
 
 
 def test_date_filters_find_articles_fetched_long_after_they_were_published(
-        store: Store, archive: SearchReader, monkeypatch: pytest.MonkeyPatch) -> None:
+        store: Store, archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ids follow fetch times, not publication times: the ids a date filter walks are
     bounded by what the published index says, read exactly when the dates hold few articles
     and left open above when they hold more (DATE_SCAN)."""
@@ -247,7 +249,7 @@ def test_date_filters_find_articles_fetched_long_after_they_were_published(
 
 
 def test_common_words_stay_ranked_as_common_words_under_filters(
-        store: Store, archive: SearchReader, monkeypatch: pytest.MonkeyPatch) -> None:
+        store: Store, archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
     """A word with more matches than the window is ranked by recency (titles first) even when
     a source filter or an exclusion leaves fewer; a rarer word is ranked by relevance."""
     monkeypatch.setattr(store_search, "SEARCH_WINDOW", 10)
@@ -266,3 +268,30 @@ def test_common_words_stay_ranked_as_common_words_under_filters(
     # barley is in two articles only: bm25 puts the one saying it three times first.
     assert ids(search(archive, "barley source:farm", now=NOW)) == [often, once]
     assert ids(search(archive, "barley", now=NOW)) == [often, once]
+
+
+def test_exact_forms_next_to_punctuation(store: Store, archive: Archive) -> None:
+    """Arabic and typographic punctuation is no part of a word, quoted or not (PostgreSQL's
+    parser, in a C-locale cluster, would read "الحكومة،" as one word: the store splits the
+    exact fields as queries are split)."""
+    arabic = add(store, 24, title_original="بيان رسمي",
+                 text_original="قالت الحكومة، إن «المحادثات» مستمرة؟")
+    english = add(store, 25, title_translated="Statement",
+                  text_translated="“Talks,” said the minister’s office—again.")
+    assert ids(search(archive, '"الحكومة"', now=NOW)) == [arabic]
+    assert ids(search(archive, '"المحادثات مستمرة"', now=NOW)) == [arabic]
+    assert ids(search(archive, '"talks"', now=NOW)) == [english]
+    assert ids(search(archive, '"minister"', now=NOW)) == [english]
+    assert ids(search(archive, '"office again"', now=NOW)) == [english]
+
+
+def test_function_words_and_partial_phrases(store: Store, archive: Archive) -> None:
+    """Function words have no stems and are matched as written; a phrase in a partial match
+    still needs its words in order."""
+    assert len(search(archive, "the", now=NOW).hits) == 3
+    assert ids(search(archive, "the stadium", now=NOW)) == [3]
+    assert ids(search(archive, "في كرة", now=NOW)) == [3]
+    partial = search(archive, '"central bank" stadium', now=NOW)
+    assert not partial.matched_all_terms and set(ids(partial)) == {1, 2, 3}
+    reordered = search(archive, '"bank central" stadium', now=NOW)
+    assert not reordered.matched_all_terms and ids(reordered) == [3]

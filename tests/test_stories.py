@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,8 +40,9 @@ NTREX = shared_fixtures("ntrex")
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "nashra.db")
+def store(store_location: Path | str) -> Iterator[Store]:
+    with Store(store_location) as opened:
+        yield opened
 
 
 def feeds(store: Store, *names: str) -> dict[str, int]:

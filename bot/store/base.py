@@ -14,6 +14,14 @@ from pathlib import Path
 from typing import Any, Self
 
 from bot.errors import StoreError
+from bot.store import migrations_pg
+from bot.store.connection import (
+    Connection,
+    PostgresConnection,
+    database_errors,
+    is_postgres,
+    redact_url,
+)
 from bot.store.migrations import MIGRATIONS
 from bot.terms import field_stems
 from bot.textnorm import normalize_arabic
@@ -24,6 +32,9 @@ CHUNK = 500
 # When another process holds the write lock past busy_timeout: wait and retry, then give up.
 LOCK_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
+# pg_advisory_xact_lock key held while a PostgreSQL schema is created or upgraded.
+MIGRATION_LOCK = 0x6E617368   # "nash"
+SQLITE_ONLY = "this needs an SQLite database; PostgreSQL has its own tools (pg_dump, VACUUM)"
 log = logging.getLogger(__name__)
 # Set by fail_fast_on_lock(): writes raise StoreBusy at once instead of waiting for the lock.
 _FAIL_FAST: ContextVar[bool] = ContextVar("nashra_store_fail_fast", default=False)
@@ -72,30 +83,54 @@ def placeholders(prefix: str, values: list[Any]) -> tuple[str, dict[str, Any]]:
 
 
 class Database:
-    """One connection in WAL mode, used from one thread; writes go through transactions."""
+    """One connection, used from one thread; writes go through transactions.
 
-    def __init__(self, path: Path | str, *, busy_timeout_ms: int = 5000) -> None:
-        self.path = Path(path)
+    ``location`` is an SQLite file (WAL mode) or a ``postgresql://`` URL (see
+    :mod:`bot.store.connection`); the queries are the same.
+    """
+
+    def __init__(self, location: Path | str, *, busy_timeout_ms: int = 5000) -> None:
+        self.postgres = is_postgres(location)
+        self.location = redact_url(str(location)) if self.postgres else str(location)
+        self._url = str(location) if self.postgres else ""
+        self._path = Path() if self.postgres else Path(location)
         self._reader: ReadConnection | None = None
+        self._db: Connection
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            # Only migrations call these (schema 1-4 triggers called nashra_fold too): the
-            # backfills of 5 and 9 and the re-indexing of 10. The store computes the same
-            # analysis in Python when it writes the search index (bot/store/index.py).
-            self._db.create_function("nashra_fold", 1, _fold, deterministic=True)
-            self._db.create_function("nashra_stems", 2, _stems, deterministic=True)
-            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            # A big transaction (a migration, a first refresh) grows the WAL file; without a
-            # limit it keeps that size on disk for good.
-            self._db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+            if self.postgres:
+                self._db = PostgresConnection(self._url)
+                self._migrate_postgres()
+            else:
+                self._db = self._open_sqlite(busy_timeout_ms)
+                self._migrate()
+        except _open_errors() as exc:
+            raise StoreError(f"cannot open database {self.location}: "
+                             f"{redact_url(str(exc))}") from None
+
+    def _open_sqlite(self, busy_timeout_ms: int) -> sqlite3.Connection:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self._path, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        # Only migrations call these (schema 1-4 triggers called nashra_fold too): the
+        # backfills of 5 and 9 and the re-indexing of 10. The store computes the same
+        # analysis in Python when it writes the search index (bot/store/index.py).
+        db.create_function("nashra_fold", 1, _fold, deterministic=True)
+        db.create_function("nashra_stems", 2, _stems, deterministic=True)
+        db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        # A big transaction (a migration, a first refresh) grows the WAL file; without a
+        # limit it keeps that size on disk for good.
+        db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+        db.execute("PRAGMA foreign_keys = ON")
+        return db
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file (what backup, tidy and vacuum work on)."""
+        if self.postgres:
+            raise StoreError(SQLITE_ONLY)
+        return self._path
 
     def close(self) -> None:
         if self._reader is not None:
@@ -108,7 +143,7 @@ class Database:
         Call this from the thread that owns the store; use the result from any thread.
         """
         if self._reader is None:
-            self._reader = ReadConnection(self.path)
+            self._reader = ReadConnection(self._url if self.postgres else self._path)
         return self._reader
 
     def __enter__(self) -> Self:
@@ -118,7 +153,7 @@ class Database:
         self.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[Connection]:
         """One write transaction; SQLite errors (locked, disk full...) become StoreError."""
         self._begin()
         try:
@@ -127,11 +162,14 @@ class Database:
         except BaseException as exc:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
+            if isinstance(exc, database_errors()):
                 raise StoreError(_describe(exc)) from exc
             raise
 
     def _begin(self) -> None:
+        if self.postgres:   # row locks, not a database lock: nothing to wait for here
+            self._db.execute("BEGIN")
+            return
         if _FAIL_FAST.get():
             self._begin_or_raise()
             return
@@ -164,11 +202,12 @@ class Database:
         Written beside the destination and renamed into place; returns the copy's
         ``PRAGMA integrity_check`` result.
         """
+        source = self._sqlite()
         partial = destination.with_name(destination.name + ".partial")
         try:
             target = sqlite3.connect(partial)
             try:
-                self._db.backup(target, pages=1024)
+                source.backup(target, pages=1024)
                 target.execute("PRAGMA journal_mode = DELETE")  # no -wal file to carry along
                 check = str(target.execute("PRAGMA integrity_check").fetchone()[0])
             finally:
@@ -185,38 +224,69 @@ class Database:
         after, in bytes."""
         before = self.path.stat().st_size
         try:
-            self._db.execute("VACUUM")
+            self._sqlite().execute("VACUUM")
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             raise StoreError(f"vacuum failed: {_describe(exc)}") from exc
         return before, self.path.stat().st_size
 
     def integrity_check(self) -> str:
-        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+        return str(self._sqlite().execute("PRAGMA integrity_check").fetchone()[0])
+
+    def _sqlite(self) -> sqlite3.Connection:
+        """The SQLite connection, for what only SQLite has (see :attr:`path`)."""
+        if not isinstance(self._db, sqlite3.Connection):
+            raise StoreError(SQLITE_ONLY)
+        return self._db
 
     def _execute_write(self, sql: str, params: Mapping[str, Any]) -> int:
         with self._transaction() as db:
-            return db.execute(sql, params).rowcount
+            return int(db.execute(sql, params).rowcount)
 
     def _migrate(self) -> None:
-        self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        current = row[0] or 0
-        for version, script in enumerate(MIGRATIONS, start=1):
-            if version <= current:
-                continue
-            if current:  # an existing database: some steps rewrite every article
-                log.info("upgrading the database to schema %d (large archives take minutes)",
-                         version)
+        with self._transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            current = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+            if not current:
+                # A new database gets the whole schema in one transaction: a crash during
+                # the first start leaves all of it or none, and two processes starting
+                # together create it once (the second waits for the write lock).
+                for version, script in enumerate(MIGRATIONS, start=1):
+                    _apply(db, version, script)
+                return
+        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            # An existing database: some steps rewrite every article.
+            log.info("upgrading the database to schema %d (large archives take minutes)",
+                     version)
             with self._transaction() as db:
-                for statement in _statements(script):
-                    db.execute(statement)
-                db.execute("INSERT INTO schema_version (version) VALUES (:v)", {"v": version})
-        if current and current < len(MIGRATIONS):
+                done = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+                if done < version:   # another process may have upgraded meanwhile
+                    _apply(db, version, script)
+        if current < len(MIGRATIONS):
             # An upgrade may rewrite the whole database into the WAL: copy it back now and
             # empty the WAL, or every read pays for looking pages up in a huge WAL index
             # until the next write resets it.
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _migrate_postgres(self) -> None:
+        """The baseline (schema 10) on a new database, then the later migrations: in one
+        transaction (PostgreSQL's DDL is transactional) under an advisory lock, so that
+        processes starting together on a new database create the schema once."""
+        with self._transaction() as db:
+            db.execute("SELECT pg_advisory_xact_lock(:key)", {"key": MIGRATION_LOCK})
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            current = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+            steps = [(migrations_pg.BASELINE_VERSION, migrations_pg.BASELINE)]
+            steps += [(migrations_pg.BASELINE_VERSION + n, script)
+                      for n, script in enumerate(migrations_pg.MIGRATIONS, start=1)]
+            for version, script in steps:
+                if version <= current:
+                    continue
+                if current:
+                    log.info("upgrading the database to schema %d", version)
+                for statement in migrations_pg.statements(script):
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_version (version) VALUES (:v)", {"v": version})
 
     @property
     def schema_version(self) -> int:
@@ -224,25 +294,30 @@ class Database:
 
 
 class ReadConnection:
-    """A read-only connection (``mode=ro``) for queries that run off the owning thread.
+    """A read-only connection (SQLite ``mode=ro``; a read-only PostgreSQL session) for
+    queries that run off the owning thread.
 
     Any thread may use it, one at a time: :meth:`use` holds a lock while a caller has it.
     WAL lets it read while the store's own connection writes.
     """
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, location: Path | str, *, busy_timeout_ms: int = 5000) -> None:
+        self.postgres = is_postgres(location)
+        self._db: Any
         try:
-            self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                       isolation_level=None, check_same_thread=False)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            self._db.execute("PRAGMA query_only = ON")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open database {path} for reading: {exc}") from exc
+            if self.postgres:
+                self._db = PostgresConnection(str(location), read_only=True)
+            else:
+                self._db = _read_only_sqlite(Path(location), busy_timeout_ms)
+        except database_errors() as exc:
+            where = redact_url(str(location))
+            raise StoreError(f"cannot open database {where} for reading: "
+                             f"{redact_url(str(exc))}") from None
         self._lock = threading.Lock()
 
     @contextmanager
-    def use(self) -> Iterator[sqlite3.Connection]:
+    def use(self) -> Iterator[Any]:
+        """The connection: :class:`sqlite3.Connection` or :class:`PostgresConnection`."""
         with self._lock:
             yield self._db
 
@@ -251,12 +326,31 @@ class ReadConnection:
             self._db.close()
 
 
+def _read_only_sqlite(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                         isolation_level=None, check_same_thread=False)
+    db.row_factory = sqlite3.Row
+    db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    db.execute("PRAGMA query_only = ON")
+    return db
+
+
 def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
 
 
-def _describe(exc: sqlite3.Error) -> str:
+def _apply(db: Connection, version: int, script: str) -> None:
+    for statement in _statements(script):
+        db.execute(statement)
+    db.execute("INSERT INTO schema_version (version) VALUES (:v)", {"v": version})
+
+
+def _open_errors() -> tuple[type[BaseException], ...]:
+    return (OSError, *database_errors())
+
+
+def _describe(exc: Exception) -> str:
     text = str(exc)
     if "disk is full" in text or "database or disk is full" in text:
         return "database or disk is full"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
 from bot.models import Chat, ChatWord, OutboxMessage
 from bot.store.base import Database, chunks, optional_time, placeholders, to_db_time
+from bot.store.connection import Connection, Row
 
 # An outbox row: pending -> sending -> sent | failed. "sending" is set just before the call
 # to Telegram; a rejected send goes back to pending. A row still "sending" at start-up was
@@ -148,7 +148,7 @@ class ChatQueries(Database):
             db.execute("UPDATE chats SET id = :n, type = 'supergroup' WHERE id = :o", params)
 
     @staticmethod
-    def _merge_chat_rows(db: sqlite3.Connection, params: dict[str, int]) -> None:
+    def _merge_chat_rows(db: Connection, params: dict[str, int]) -> None:
         """Fold the new id's row into the old one's, then drop it (its duplicates go too)."""
         for column in ("watermark", "last_digest_at", "last_due_at"):
             db.execute(f"UPDATE chats SET {column} = (SELECT MAX(c.{column}) FROM chats c "
@@ -235,10 +235,11 @@ class ChatQueries(Database):
             self._advance(db, chat_id, watermark, due)
 
     @staticmethod
-    def _advance(db: sqlite3.Connection, chat_id: int, watermark: int | None,
+    def _advance(db: Connection, chat_id: int, watermark: int | None,
                  due: datetime | None) -> None:
         if watermark is not None:
-            db.execute("UPDATE chats SET watermark = MAX(watermark, :w) WHERE id = :chat",
+            # Not MAX(a, b): that is SQLite's; PostgreSQL says GREATEST.
+            db.execute("UPDATE chats SET watermark = :w WHERE id = :chat AND watermark < :w",
                        {"w": watermark, "chat": chat_id})
         if due is not None:
             db.execute("UPDATE chats SET last_due_at = :due WHERE id = :chat",
@@ -352,7 +353,7 @@ class ChatQueries(Database):
         rows = self._db.execute(f"SELECT * FROM outbox {where} ORDER BY id", params)
         return [_outbox(row) for row in rows.fetchall()]
 
-    def _chat(self, row: sqlite3.Row) -> Chat:
+    def _chat(self, row: Row) -> Chat:
         excluded = self._db.execute(
             "SELECT feed_id FROM chat_excluded_feeds WHERE chat_id = :id", {"id": row["id"]})
         return Chat(
@@ -368,7 +369,7 @@ class ChatQueries(Database):
             next_due_at=optional_time(row["next_due_at"]))
 
 
-def _outbox(row: sqlite3.Row) -> OutboxMessage:
+def _outbox(row: Row) -> OutboxMessage:
     return OutboxMessage(id=row["id"], chat_id=row["chat_id"], digest_id=row["digest_id"],
                          seq=row["seq"], text=row["text"], status=row["status"],
                          attempts=row["attempts"], kind=row["kind"],

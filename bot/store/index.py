@@ -1,5 +1,8 @@
 """The search index's rows: what :mod:`bot.terms` makes of an article, written by the store.
 
+In PostgreSQL the same values fill two ``tsvector`` columns of the article row (exact forms,
+stems), weighted by field; an update simply replaces them. The rest of this note is SQLite's.
+
 ``search_index`` is a contentless FTS5 table (schema 10): it keeps the tokens and no copy of
 any text, and the article rows keep no copy of the analysis either. To remove a row, FTS5
 must be handed the very values the row was indexed with; the store computes them again from
@@ -19,16 +22,32 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from bot.analysis import words
 from bot.errors import StoreError
 from bot.store.base import WAL_SIZE_LIMIT
+from bot.store.connection import Connection
 from bot.terms import field_stems
 from bot.textnorm import normalize_arabic
 
+_EXACT_FIELDS = ("title_en", "lead_en", "text_en", "title_ar", "text_ar")
 _COLUMNS = "title_en, lead_en, text_en, title_ar, text_ar, title_stems, text_stems"
 _VALUES = ":title_en, :lead_en, :text_en, :title_ar, :text_ar, :title_stems, :text_stems"
 _INSERT = f"INSERT INTO search_index (rowid, {_COLUMNS}) VALUES (:id, {_VALUES})"
 _DELETE = (f"INSERT INTO search_index (search_index, rowid, {_COLUMNS}) "
            f"VALUES ('delete', :id, {_VALUES})")
+# PostgreSQL: fields weighted A (titles), B (lead), C (texts), the 'simple' configuration
+# (lower case, no stemming of its own: the analysis is done already).
+_POSTGRES_SET = """
+UPDATE articles SET
+    search_exact = setweight(to_tsvector('simple', :title_en), 'A')
+        || setweight(to_tsvector('simple', :lead_en), 'B')
+        || setweight(to_tsvector('simple', :text_en), 'C')
+        || setweight(to_tsvector('simple', :title_ar), 'A')
+        || setweight(to_tsvector('simple', :text_ar), 'C'),
+    search_stems = setweight(to_tsvector('simple', :title_stems), 'A')
+        || setweight(to_tsvector('simple', :text_stems), 'C')
+WHERE id = :id
+"""
 # Pages merged in one transaction by tidy_index: about 4 MB, some 0.15 s on the build
 # machine, the longest the bot's own writes wait for the lock meanwhile.
 TIDY_PAGES = 1000
@@ -51,14 +70,28 @@ def index_row(article: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def add_to_index(db: sqlite3.Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+def add_to_index(db: Connection, rows: Iterable[Mapping[str, Any]], *,
+                 postgres: bool = False) -> None:
     """Index rows made by :func:`index_row`, inside the caller's transaction."""
-    db.executemany(_INSERT, rows)
+    if postgres:
+        db.executemany(_POSTGRES_SET, map(_split_exact, rows))
+    else:
+        db.executemany(_INSERT, rows)
 
 
-def remove_from_index(db: sqlite3.Connection, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Remove rows made by :func:`index_row` from what the articles held when indexed."""
-    db.executemany(_DELETE, rows)
+def _split_exact(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The exact fields as the query side splits words (bot.analysis.words): PostgreSQL's
+    parser, in a C-locale cluster, takes Arabic and typographic punctuation for letters
+    (``الحكومة،``, ``“Talks,”``)."""
+    return {**row, **{field: " ".join(words(row[field])) for field in _EXACT_FIELDS}}
+
+
+def remove_from_index(db: Connection, rows: Iterable[Mapping[str, Any]], *,
+                      postgres: bool = False) -> None:
+    """Remove rows made by :func:`index_row` from what the articles held when indexed
+    (in PostgreSQL the next :func:`add_to_index` replaces them)."""
+    if not postgres:
+        db.executemany(_DELETE, rows)
 
 
 def tidy_index(path: Path, *, pages: int = TIDY_PAGES, busy_timeout_ms: int = 5000) -> int:

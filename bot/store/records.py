@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.store.base import from_db_time
+from bot.store.connection import Row
 
 ARTICLE_COLUMNS = """
     a.id, a.feed_id, f.name AS feed_name, a.url, a.published, a.fetched, a.language,
@@ -36,7 +36,7 @@ class StoredArticle:
     story_id: int = 0    # shared by the articles of one story; a singleton's is its own id
 
 
-def stored_article(row: sqlite3.Row) -> StoredArticle:
+def stored_article(row: Row) -> StoredArticle:
     return StoredArticle(
         id=row["id"], feed_id=row["feed_id"], feed_name=row["feed_name"], url=row["url"],
         published=from_db_time(row["published"]), fetched=from_db_time(row["fetched"]),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +10,9 @@ from bot.config import FeedConfig
 from bot.models import Article, FeedState
 from bot.store.base import chunks, optional_time, placeholders, to_db_time
 from bot.store.chats import ChatQueries
+from bot.store.connection import Row
 from bot.store.index import SOURCE_COLUMNS, add_to_index, index_row, remove_from_index
+from bot.store.pgsearch import PostgresSearchReader
 from bot.store.records import ARTICLE_COLUMNS, StoredArticle, stored_article
 from bot.store.search import SearchReader
 from bot.store.stories import StoryQueries
@@ -113,13 +114,13 @@ class Store(ChatQueries, StoryQueries):
         index_rows = [index_row(_index_source(article)) for article in articles]
         with self._transaction() as db:
             for article, row in zip(articles, index_rows, strict=True):
-                cursor = db.execute(_INSERT_ARTICLE, _article_params(article))
-                if cursor.rowcount and cursor.lastrowid is not None:
-                    article.id = row["id"] = cursor.lastrowid
-                    ids.append(cursor.lastrowid)
+                inserted = db.execute(_INSERT_ARTICLE, _article_params(article)).fetchone()
+                if inserted is not None:
+                    article.id = row["id"] = inserted[0]
+                    ids.append(inserted[0])
                     db.execute("UPDATE articles SET story_id = id WHERE id = :id",
-                               {"id": cursor.lastrowid})
-                    add_to_index(db, [row])
+                               {"id": inserted[0]})
+                    add_to_index(db, [row], postgres=self.postgres)
         return ids
 
     def get_article(self, article_id: int) -> StoredArticle | None:
@@ -188,7 +189,7 @@ class Store(ChatQueries, StoryQueries):
                                     "WHERE id = :id AND model = ''", {"id": article.id}).fetchone()
                 if stored is None:
                     continue
-                remove_from_index(db, [index_row(stored)])
+                remove_from_index(db, [index_row(stored)], postgres=self.postgres)
                 db.execute(
                     "UPDATE articles SET title_translated = :title, text_translated = :text, "
                     "lead = :lead, model = :model, untranslated = :untranslated "
@@ -198,14 +199,17 @@ class Store(ChatQueries, StoryQueries):
                      "untranslated": int(article.untranslated), "id": article.id})
                 add_to_index(db, [index_row({
                     **dict(stored), "title_translated": article.title_translated,
-                    "lead": article.lead, "text_translated": article.text_translated})])
+                    "lead": article.lead, "text_translated": article.text_translated})],
+                    postgres=self.postgres)
                 filled += 1
         return filled
 
     # search ---------------------------------------------------------------------------------
 
-    def reader(self) -> SearchReader:
+    def reader(self) -> SearchReader | PostgresSearchReader:
         """Search through the read-only connection: from any thread, one call at a time."""
+        if self.postgres:
+            return PostgresSearchReader(self.read_connection())
         return SearchReader(self.read_connection())
 
     # translation cache ----------------------------------------------------------------------
@@ -244,6 +248,7 @@ VALUES (:feed_id, :key, :url, :canonical_url, :published, :fetched, :language,
         :title_original, :text_original, :title_translated, :text_translated, :lead,
         :model, :untranslated)
 ON CONFLICT DO NOTHING
+RETURNING id
 """
 
 
@@ -281,7 +286,7 @@ def _index_source(article: Article) -> dict[str, Any]:
 
 
 
-def _feed_state(row: sqlite3.Row) -> FeedState:
+def _feed_state(row: Row) -> FeedState:
     return FeedState(
         id=row["id"], url=row["url"], name=row["name"], etag=row["etag"],
         last_modified=row["last_modified"], last_fetched=optional_time(row["last_fetched"]),

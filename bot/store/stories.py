@@ -103,9 +103,9 @@ class StoryQueries(Database):
                     "INSERT INTO story_terms (term, article_id) VALUES (:term, :id) "
                     "ON CONFLICT DO NOTHING",
                     [{"term": term, "id": article_id} for term in dict.fromkeys(terms)])
-                # Only when it changes: every UPDATE of an article re-indexes its full text.
+                # Only when it changes: an UPDATE rewrites the whole (large) article row.
                 db.execute("UPDATE articles SET story_id = :story "
-                           "WHERE id = :id AND story_id IS NOT :story",
+                           "WHERE id = :id AND story_id IS DISTINCT FROM :story",
                            {"story": story_id, "id": article_id})
 
     def prune_story_terms(self, before: datetime) -> int:
