@@ -7,7 +7,6 @@ import json
 import logging
 import re
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +16,7 @@ import click
 
 from bot import __version__, console
 from bot.config import Settings, load_settings
+from bot.dburl import url_password
 from bot.digest import PlainText, render_digest
 from bot.errors import ConfigError, NashraError
 from bot.fetch import Fetcher
@@ -27,7 +27,6 @@ from bot.search import search as search_archive
 from bot.selection import recent_stories
 from bot.stages import engine_settings, fetch_settings
 from bot.store import Store
-from bot.store.index import tidy_index
 from bot.translate import Translator
 
 T = TypeVar("T")
@@ -68,7 +67,10 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 def _settings(ctx: click.Context) -> Settings:
     try:
-        return load_settings(ctx.find_root().obj)
+        settings = load_settings(ctx.find_root().obj)
+        # The database password is a secret like the token: never in a log or an error.
+        console.protect_secret(url_password(settings.storage.url))
+        return settings
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         ctx.exit(EXIT_CONFIG)
@@ -146,7 +148,7 @@ def fetch(ctx: click.Context, force: bool) -> None:
 
 def _run_fetch(settings: Settings, force: bool) -> RefreshReport:
     model = ensure_model(settings)
-    with Store(settings.database_path) as store:
+    with Store(settings.database) as store:
         translator = Translator(model, engine_settings(settings), store)
         try:
             return asyncio.run(_refresh_once(settings, store, translator, force))
@@ -177,7 +179,7 @@ def digest(ctx: click.Context, since: timedelta, limit: int | None) -> None:
     """
     settings = _settings(ctx)
     now = datetime.now(UTC)
-    with _guard(ctx, lambda: Store(settings.database_path)) as store:
+    with _guard(ctx, lambda: Store(settings.database)) as store:
         stories = recent_stories(store, since=now - since)
     if not stories:
         click.echo(f"No articles in the last {console.describe(since)}. "
@@ -207,7 +209,7 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, page: int) ->
     """
     settings = _settings(ctx)
     text = " ".join(query)
-    with _guard(ctx, lambda: Store(settings.database_path)) as store:
+    with _guard(ctx, lambda: Store(settings.database)) as store:
         result = _guard(ctx, lambda: search_archive(store.reader(), text, limit=limit,
                                                     offset=(page - 1) * limit))
     click.echo(console.search_results(result, color=sys.stdout.isatty()))
@@ -224,50 +226,9 @@ def export(ctx: click.Context, since: timedelta | None, fmt: str, output: Any) -
     """Write the archive as JSON lines, one article per line, oldest first."""
     settings = _settings(ctx)
     cutoff = datetime.now(UTC) - since if since else None
-    with _guard(ctx, lambda: Store(settings.database_path)) as store:
+    with _guard(ctx, lambda: Store(settings.database)) as store:
         for article in store.iter_articles(since=cutoff):
             output.write(json.dumps(console.export_record(article), ensure_ascii=False) + "\n")
-
-
-@main.command()
-@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="Overwrite DESTINATION if it exists.")
-@click.pass_context
-def backup(ctx: click.Context, destination: Path, force: bool) -> None:
-    """Copy the database to DESTINATION, consistently, while Nashra keeps running."""
-    settings = _settings(ctx)
-    if destination.exists() and not force:
-        click.echo(f"error: {destination} exists; use --force to overwrite it", err=True)
-        ctx.exit(EXIT_FAILURE)
-    if destination.resolve() == settings.database_path.resolve():
-        click.echo("error: the backup must not replace the live database", err=True)
-        ctx.exit(EXIT_FAILURE)
-    with _guard(ctx, lambda: Store(settings.database_path)) as store:
-        check = _guard(ctx, lambda: store.backup(destination))
-        articles = store.count_articles()
-    click.echo(f"Backed up {articles} articles to {destination} (integrity: {check})")
-
-
-@main.command()
-@click.option("--vacuum", is_flag=True,
-              help="Also give free space back to the disk (stop the bot first; needs as "
-                   "much free disk as the database).")
-@click.pass_context
-def tidy(ctx: click.Context, vacuum: bool) -> None:
-    """Merge the search index into one piece for faster searches (the bot does this daily);
-    worth running after a large import. Nashra may keep running meanwhile."""
-    settings = _settings(ctx)
-    with _guard(ctx, lambda: Store(settings.database_path)) as store:
-        start = time.perf_counter()
-        steps = _guard(ctx, lambda: tidy_index(store.path))
-        if steps:
-            click.echo(f"Search index merged in {time.perf_counter() - start:.1f} s "
-                       f"({steps} steps)")
-        else:
-            click.echo("Search index already in one piece")
-        if vacuum:
-            before, after = _guard(ctx, store.vacuum)
-            click.echo(f"Database file {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
 
 
 # models, feeds --------------------------------------------------------------------------------
@@ -318,7 +279,7 @@ def feeds() -> None:
 def feeds_list(ctx: click.Context) -> None:
     """Configured feeds with last fetch time, article count and error count."""
     settings = _settings(ctx)
-    with _guard(ctx, lambda: Store(settings.database_path)) as store:
+    with _guard(ctx, lambda: Store(settings.database)) as store:
         states = store.sync_feeds(settings.feeds, datetime.now(UTC))
     click.echo(console.feeds_table(states, datetime.now(UTC)))
 
@@ -364,7 +325,7 @@ def translate_text(ctx: click.Context, file: Any) -> None:
 def _translate_articles(settings: Settings,
                         articles: list[str]) -> tuple[list[Translation], Translator]:
     model = ensure_model(settings)
-    with Store(settings.database_path) as store:
+    with Store(settings.database) as store:
         translator = Translator(model, engine_settings(settings), store)
         try:
             return translator.translate_sync(articles), translator
@@ -386,7 +347,7 @@ def read_article(ctx: click.Context, article_id: int, original: bool) -> None:
     from bot.reader import render_article, render_original, valid_article_id  # this command only
 
     settings = _settings(ctx)
-    with _guard(ctx, lambda: Store(settings.database_path)) as store:
+    with _guard(ctx, lambda: Store(settings.database)) as store:
         article = store.get_article(article_id) if valid_article_id(article_id) else None
     if article is None:
         click.echo(f"No article {article_id}.", err=True)
@@ -396,3 +357,7 @@ def read_article(ctx: click.Context, article_id: int, original: bool) -> None:
     messages = (render_original(article, PlainText(), timezone=zone) if original
                 else render_article(article, PlainText(), datetime.now(UTC), timezone=zone))
     click.echo("\n\n".join(messages))
+
+
+# The database commands (migrate, copy, backup, tidy) register themselves on ``main``.
+from bot import cli_database  # noqa: E402, F401
