@@ -21,6 +21,7 @@ from support.bot_harness import (
     article_variants,
     bot_process,
     make_bot_site,
+    postgres_url_of,
     running_bot,
     say,
 )
@@ -48,10 +49,12 @@ def quick_tick(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
-         argos_package: Path) -> BotSite:
+         argos_package: Path,
+         store_location: Path | str) -> BotSite:
     """28 stories and 30 items per digest: every digest spans several messages."""
     return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package,
-                         articles=article_variants(4), extra=["[digest]", "max_items = 30"])
+                         articles=article_variants(4), extra=["[digest]", "max_items = 30"],
+                         database_url=postgres_url_of(store_location))
 
 
 def digest_numbers(texts: list[str]) -> list[int]:

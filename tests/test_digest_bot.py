@@ -22,6 +22,7 @@ from support.bot_harness import (
     BotSite,
     bot_process,
     make_bot_site,
+    postgres_url_of,
     running_bot,
     say,
 )
@@ -108,8 +109,10 @@ def quick_tick(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
-         argos_package: Path) -> BotSite:
-    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package)
+         argos_package: Path,
+         store_location: Path | str) -> BotSite:
+    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package,
+                         database_url=postgres_url_of(store_location))
 
 
 def test_a_digest_due_while_the_event_loop_is_busy_is_still_sent(site: BotSite) -> None:

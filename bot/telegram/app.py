@@ -118,7 +118,7 @@ def _add_handlers(app: NashraApp) -> None:
 
 async def _open(app: NashraApp, settings: Settings, model: ModelInfo) -> None:
     """post_init: open the database, HTTP client and model; schedule; resume delivery."""
-    store = Store(settings.database_path)
+    store = Store(settings.database)
     fetcher = Fetcher(fetch_settings(settings))
     translator = Translator(model, engine_settings(settings), store)
 
@@ -138,7 +138,8 @@ async def _open(app: NashraApp, settings: Settings, model: ModelInfo) -> None:
     # Due times live in the database: nothing per chat to rebuild; the first tick runs at
     # once and serves what fell due while the bot was down (within the catch-up time).
     schedule_digests(jobs, tick_interval())
-    schedule_tidy(jobs)
+    if not store.postgres:   # PostgreSQL's GIN indexes need no merging (autovacuum)
+        schedule_tidy(jobs)
     outbox.start()  # resumes messages left pending by a crash or restart
     log.info("Nashra started as @%s", app.bot.username)
 

@@ -47,19 +47,26 @@ class BotSite:
     settings: Settings
 
     def store(self) -> Store:
-        return Store(self.settings.database_path)
+        return Store(self.settings.database)
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "NASHRA_TELEGRAM_TOKEN": self.telegram.token}
 
 
+def postgres_url_of(store_location: Path | str) -> str:
+    """The ``store_location`` fixture's PostgreSQL URL, or "" when the test runs on SQLite."""
+    return store_location if isinstance(store_location, str) else ""
+
+
 def make_bot_site(tmp_path: Path, telegram: FakeTelegram, feeds: FeedServer,
                   argos_package: Path, *, articles: Sequence[SampleArticle] = ARTICLES,
-                  extra: Sequence[str] = ()) -> BotSite:
+                  extra: Sequence[str] = (), database_url: str = "") -> BotSite:
+    """A bot's config and a first refresh: SQLite in ``tmp_path``, or the PostgreSQL
+    ``database_url`` (models stay beside the SQLite path either way)."""
     feed_url = register_site(feeds, articles, kind="content")
     lines = [
         "[telegram]", f'api_base_url = "{telegram.base_url}"', f"admins = [{ADMIN}]",
-        "[storage]", f'path = "{tmp_path / "data" / "nashra.db"}"',
+        "[storage]", f'path = "{tmp_path / "data" / "nashra.db"}"', f'url = "{database_url}"',
         "[translation]", f'model = "{argos_package}"', "threads = 1",
         "[fetch]", "timeout_seconds = 2", "interval_minutes = 60", "max_entries = 100",
         *extra,
