@@ -57,3 +57,35 @@ def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str
     if request.param == "postgresql":
         return str(request.getfixturevalue("postgres_url"))
     return tmp_path / "sub" / "nashra.db"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many tests ran on each store engine (tests taking ``store_location`` or
+    ``postgres_url`` run on PostgreSQL; the rest use SQLite or no database)."""
+    outcomes = ("passed", "failed", "error", "skipped")
+    counts = {engine: dict.fromkeys(outcomes, 0)
+              for engine in ("PostgreSQL", "SQLite or no database")}
+    for outcome in outcomes:
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") != "call" and outcome == "passed":
+                continue
+            engine = ("PostgreSQL" if _on_postgres(report.nodeid, report)
+                      else "SQLite or no database")
+            counts[engine][outcome] += 1
+    line = "; ".join(f"{engine}: " + ", ".join(f"{n} {o}" for o, n in found.items() if n)
+                     for engine, found in counts.items())
+    terminalreporter.write_line(f"store engines: {line}")
+
+
+_POSTGRES_TESTS: set[str] = set()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if {"postgres_url", "postgres_server"} & set(getattr(item, "fixturenames", ())):
+            _POSTGRES_TESTS.add(item.nodeid)
+
+
+def _on_postgres(nodeid: str, report: pytest.TestReport) -> bool:
+    # store_location's PostgreSQL half asks for postgres_url while it runs: its id says so.
+    return "[postgresql" in nodeid or nodeid in _POSTGRES_TESTS
