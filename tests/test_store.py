@@ -177,24 +177,34 @@ def test_processes_starting_together_on_a_new_file_create_the_schema_once(
         tmp_path: Path) -> None:
     """The whole schema is one transaction on a new file: all of it or none after a crash,
     and a second process waits for the write lock instead of creating tables twice."""
-    import threading
-
     path = tmp_path / "new.db"
-    errors: list[BaseException] = []
-
-    def open_store() -> None:
-        try:
-            Store(path).close()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_store) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    assert open_together(path) == [len(MIGRATIONS)] * 3
     raw = sqlite3.connect(path)
     versions = [row[0] for row in raw.execute("SELECT version FROM schema_version")]
     raw.close()
     assert versions == list(range(1, len(MIGRATIONS) + 1))
+
+
+def open_together(location: Path | str, processes: int = 3) -> list[int]:
+    """Open a store from several threads at once (as processes starting together would);
+    returns the schema version each saw, after raising the first error any met."""
+    import threading
+
+    versions: list[int] = []
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            with Store(location) as opened:
+                versions.append(opened.schema_version)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(processes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return versions

@@ -3,11 +3,10 @@ store writes, passwords kept out of errors, SQLite-only tools refused with a rea
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
-from test_store import FEEDS, NOW, make_article
+from test_store import FEEDS, NOW, make_article, open_together
 
 from bot.errors import StoreError
 from bot.store import Store, migrations_pg
@@ -60,22 +59,7 @@ def test_filled_translations_replace_the_search_columns(store: Store) -> None:
 
 def test_two_processes_opening_a_new_database_create_the_schema_once(
         postgres_url: str) -> None:
-    versions: list[int] = []
-    errors: list[BaseException] = []
-
-    def open_store() -> None:
-        try:
-            with Store(postgres_url) as opened:
-                versions.append(opened.schema_version)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_store) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors and versions == [len(MIGRATIONS)] * 3
+    assert open_together(postgres_url) == [len(MIGRATIONS)] * 3
     with Store(postgres_url) as store:
         rows = store._db.execute("SELECT version FROM schema_version").fetchall()
         assert [row[0] for row in rows] == [migrations_pg.BASELINE_VERSION]
