@@ -316,4 +316,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE articles DROP COLUMN title_stems;
     ALTER TABLE articles DROP COLUMN text_stems;
     """,
+    # 11: feed leases, for several workers sharing the feeds (PostgreSQL, `nashra worker`):
+    #     a worker claims due feeds until lease_until; another may take a feed over once the
+    #     lease has passed (its worker died). The same columns in both engines.
+    """
+    ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
+    ALTER TABLE feeds ADD COLUMN lease_until TEXT;
+    """,
 )

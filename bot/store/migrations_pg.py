@@ -130,7 +130,13 @@ CREATE INDEX story_terms_article ON story_terms (article_id);
 """
 
 # Versions after the baseline, in order: MIGRATIONS[0] is schema 11.
-MIGRATIONS: tuple[str, ...] = ()
+MIGRATIONS: tuple[str, ...] = (
+    # 11: feed leases (see the SQLite twin).
+    """
+    ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
+    ALTER TABLE feeds ADD COLUMN lease_until TEXT;
+    """,
+)
 
 
 def statements(script: str) -> list[str]:

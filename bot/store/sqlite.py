@@ -12,13 +12,14 @@ from bot.store.base import chunks, optional_time, placeholders, to_db_time
 from bot.store.chats import ChatQueries
 from bot.store.connection import Row
 from bot.store.index import SOURCE_COLUMNS, add_to_index, index_row, remove_from_index
+from bot.store.leases import LeaseQueries
 from bot.store.pgsearch import PostgresSearchReader
 from bot.store.records import ARTICLE_COLUMNS, StoredArticle, stored_article
 from bot.store.search import SearchReader
 from bot.store.stories import StoryQueries
 
 
-class Store(ChatQueries, StoryQueries):
+class Store(ChatQueries, StoryQueries, LeaseQueries):
     """Nashra's database. Not thread-safe: use it from one thread (the event loop's)."""
 
     # feeds ----------------------------------------------------------------------------------
