@@ -4,6 +4,7 @@ store writes, passwords kept out of errors, SQLite-only tools refused with a rea
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from test_store import FEEDS, NOW, make_article, open_together
@@ -84,3 +85,19 @@ def test_sqlite_tools_are_refused_with_a_reason(store: Store, tmp_path: object) 
 def test_named_parameters_become_psycopg_placeholders() -> None:
     assert postgres_sql("SELECT :a, '5%', x::text FROM t WHERE b = :b_2") == (
         "SELECT %(a)s, '5%%', x::text FROM t WHERE b = %(b_2)s")
+
+
+def test_a_database_at_the_baseline_is_upgraded(postgres_url: str) -> None:
+    """A PostgreSQL database made by the version before migration 11 gets the later steps."""
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for statement in migrations_pg.statements(migrations_pg.BASELINE):
+            db.execute(statement)   # type: ignore[call-overload]
+        db.execute("INSERT INTO schema_version VALUES (%s)", (migrations_pg.BASELINE_VERSION,))
+        db.execute("INSERT INTO feeds (url, name, created) VALUES ('https://a.example/rss', "
+                   "'A', '2026-11-20 08:00:00')")
+    with Store(postgres_url) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert store.claim_feeds([1], "worker-a", NOW, timedelta(minutes=5), limit=1) == [1]
