@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
@@ -46,10 +47,11 @@ class Connection(Protocol):
 
 
 def database_errors() -> tuple[type[Exception], ...]:
-    """The exception classes of the engines available: SQLite's, and psycopg's if installed."""
-    try:
-        import psycopg
-    except ImportError:
+    """The exception classes of the engines in use: SQLite's, and psycopg's once imported
+    (a psycopg error cannot happen before; importing it here would cost an SQLite-only
+    process half a second on its first database error)."""
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None:
         return (sqlite3.Error,)
     return (sqlite3.Error, psycopg.Error)
 
