@@ -2,7 +2,8 @@
 
 Lookup order: ``--config PATH``, then ``$NASHRA_CONFIG``, then ``./config.toml``, then the
 built-in defaults (which ``config.example.toml`` documents, and a test keeps them equal).
-Secrets come from the environment: ``$NASHRA_TELEGRAM_TOKEN`` overrides ``telegram.token``.
+Secrets come from the environment: ``$NASHRA_TELEGRAM_TOKEN`` overrides ``telegram.token``,
+``$NASHRA_WEBHOOK_SECRET`` overrides ``telegram.webhook_secret``.
 Every problem raises :class:`ConfigError` naming the key, e.g.
 ``config: fetch.timeout_seconds must be > 0, got -3``.
 """
@@ -17,16 +18,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot import USER_AGENT
 from bot.dburl import is_postgres, redact_url
 from bot.errors import ConfigError
 
 TOKEN_ENV = "NASHRA_TELEGRAM_TOKEN"
+WEBHOOK_SECRET_ENV = "NASHRA_WEBHOOK_SECRET"
 DATABASE_URL_ENV = "NASHRA_DATABASE_URL"
 CONFIG_ENV = "NASHRA_CONFIG"
 # Digest times are HH:MM; seconds are accepted too (tests schedule a few seconds ahead).
 TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
+# Telegram accepts a webhook secret_token of 1-256 of these characters; Nashra asks for 16 or
+# more, so that it cannot be guessed and its redaction in logs (8 characters up) applies.
+WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,12 @@ class TelegramSettings:
     token: str = field(default="", repr=False)
     api_base_url: str = "https://api.telegram.org/bot"
     admins: tuple[int, ...] = ()
+    # Webhook mode when set: the public URL Telegram posts updates to (Telegram needs https).
+    webhook_url: str = ""
+    # host:port the webhook server binds; a reverse proxy forwards webhook_url here.
+    listen: str = "127.0.0.1:8443"
+    # Checked on every webhook request; "" = derived from the token (bot.telegram.webhook).
+    webhook_secret: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,7 @@ class FetchSettingsConfig:
     max_entries: int = 50
     min_text_chars: int = 500
     allow_private: bool = False
+    lease_seconds: int = 600
 
 
 @dataclass(frozen=True)
@@ -168,6 +181,46 @@ def _url(value: Any) -> str | None:
     return f"must be an http(s) URL, got {value!r}"
 
 
+def _webhook_url(value: Any) -> str | None:
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or parts.fragment or re.search(r"\s", value)):
+        return f"must be an http(s) URL (Telegram needs https), got {value!r}"
+    return None
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8443`` for IPv6) as (host, port); ValueError if malformed."""
+    host, colon, port = value.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not colon or not host or any(c.isspace() for c in host) or not port.isdigit() \
+            or not 1 <= int(port) <= 65535:
+        raise ValueError(value)
+    return host, int(port)
+
+
+def _listen(value: Any) -> str | None:
+    try:
+        listen_address(value)
+    except ValueError:
+        return f"must be host:port with a port from 1 to 65535, got {value!r}"
+    return None
+
+
+def _webhook_secret(value: Any) -> str | None:
+    # Never echoes the value: it is a secret.
+    if not value or WEBHOOK_SECRET_PATTERN.match(value):
+        return None
+    return "must be 16 to 256 characters of A-Z, a-z, 0-9, _ and - (as Telegram requires)"
+
+
 def _database_url(value: Any) -> str | None:
     if not value or is_postgres(value):
         return None
@@ -181,6 +234,9 @@ def _max_items(value: Any) -> str | None:
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "storage.url": _database_url,
     "telegram.api_base_url": _url,
+    "telegram.webhook_url": _webhook_url,
+    "telegram.listen": _listen,
+    "telegram.webhook_secret": _webhook_secret,
     "translation.beam_size": _positive,
     "translation.threads": _non_negative,
     "translation.max_batch_tokens": _positive,
@@ -191,6 +247,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "fetch.per_host": _positive,
     "fetch.max_entries": _positive,
     "fetch.min_text_chars": _non_negative,
+    "fetch.lease_seconds": _positive,
     "digest.times": _times,
     "digest.timezone": _timezone,
     "digest.max_items": _max_items,
@@ -279,6 +336,11 @@ def _apply_env(settings: Settings, environ: Mapping[str, str]) -> Settings:
     token = environ.get(TOKEN_ENV)
     if token:
         settings = replace(settings, telegram=replace(settings.telegram, token=token.strip()))
+    secret = environ.get(WEBHOOK_SECRET_ENV, "").strip()
+    if secret:
+        if problem := _webhook_secret(secret):
+            raise ConfigError(f"${WEBHOOK_SECRET_ENV} {problem}")
+        settings = replace(settings, telegram=replace(settings.telegram, webhook_secret=secret))
     url = environ.get(DATABASE_URL_ENV, "").strip()
     if url:
         if problem := _database_url(url):

@@ -34,6 +34,7 @@ from bot.telegram import (
     ratelimit,
     reading,
     searching,
+    webhook,
     wordlists,
 )
 from bot.telegram.delivery import Outbox
@@ -168,20 +169,35 @@ async def _close(app: NashraApp) -> None:
 
 
 def run(settings: Settings, model: ModelInfo) -> None:
-    """Long polling until SIGINT/SIGTERM; then a clean shutdown."""
+    """Long polling, or the webhook server when ``telegram.webhook_url`` is set, until
+    SIGINT/SIGTERM; then a clean shutdown."""
+    hook = webhook.webhook_settings(settings.telegram)
+    if hook is not None:
+        console.protect_secret(hook.secret)  # like the token: never in a log or an error
     app = build_application(settings, model)
     # PTB logs start-up failures with long tracebacks; the one line below says it all.
     logging.getLogger("telegram.ext").addFilter(_short_start_up_errors)
+    log.info("%s", webhook.describe(hook))
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
     try:
-        # A network blip while starting is retried a few times before giving up.
-        app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
-                        bootstrap_retries=START_UP_RETRIES,
-                        stop_signals=(signal.SIGINT, signal.SIGTERM))
+        # A network blip while starting is retried a few times before giving up. Polling
+        # deletes a webhook left from webhook mode before its first getUpdates.
+        if hook is None:
+            app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
+                            bootstrap_retries=START_UP_RETRIES, stop_signals=stop_signals)
+        else:
+            app.run_webhook(listen=hook.host, port=hook.port, url_path=hook.route,
+                            webhook_url=hook.webhook_url, secret_token=hook.secret,
+                            allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
+                            bootstrap_retries=START_UP_RETRIES, stop_signals=stop_signals)
     except InvalidToken:
         _fail("telegram: the Bot API rejected the bot token; check $NASHRA_TELEGRAM_TOKEN "
               "(or telegram.token)", 2)
     except TelegramError as exc:
         _fail(f"telegram: could not start: {exc}", 1)
+    except OSError as exc:  # the webhook server could not bind (address in use, no such host)
+        where = hook.listen if hook is not None else "?"
+        _fail(f"telegram: could not listen on {where}: {exc.strerror or exc}", 1)
 
 
 def _short_start_up_errors(record: logging.LogRecord) -> bool:

@@ -43,9 +43,17 @@ result ids of 1-64 bytes, article title and text, HTML entities, inline keyboard
 ``inline_query_timeout`` seconds) and recorded for :meth:`FakeTelegram.inline_answers`.
 :meth:`FakeTelegram.choose_inline_result` posts a chosen result in a chat "via" the bot.
 
-The blocking helpers (``wait_for``, ``wait_for_messages``) must not be called from the event
-loop that runs the bot - they would starve it. Inside ``asyncio.run(...)`` use the
-``*_async`` variants.
+Webhooks: setWebhook is recorded (:meth:`FakeTelegram.webhook`: url, secret_token,
+allowed_updates, drop_pending_updates); while one is set getUpdates answers 409 as Telegram
+does, until deleteWebhook (or setWebhook with an empty url). The fake does not push updates to
+the webhook by itself: :meth:`FakeTelegram.deliver_to_webhook` POSTs one Update (e.g. from
+:meth:`FakeTelegram.message_update`) to the recorded URL the way Telegram does, with the
+``X-Telegram-Bot-Api-Secret-Token`` header, and returns the HTTP status. Unlike Telegram, the
+fake accepts http:// URLs on any port, so tests can use loopback.
+
+The blocking helpers (``wait_for``, ``wait_for_messages``, ``deliver_to_webhook``) must not be
+called from the event loop that runs the bot - they would starve it. Inside
+``asyncio.run(...)`` use the ``*_async`` variants.
 """
 
 from __future__ import annotations
@@ -61,6 +69,8 @@ import math
 import re
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -105,6 +115,8 @@ _INLINE_RESULT_TYPES = frozenset({
 # contact, invoice): accepted for articles without deep validation.
 _NON_TEXT_CONTENT_KEYS = ("latitude", "phone_number", "payload", "currency")
 _START_PARAMETER_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 T = TypeVar("T")
 
@@ -480,7 +492,9 @@ class _State:
     # inline query id -> {"pushed_at", "answered", "query", "offset", "user_id", "chat_type"}
     inline_queries: dict[str, JSON] = field(default_factory=dict)
     inline_answers: list[JSON] = field(default_factory=list)  # successful answerInlineQuery
-    webhook_url: str = ""
+    # The webhook set by setWebhook: {"url", "secret_token", "allowed_updates",
+    # "drop_pending_updates", "max_connections"}; None while there is none.
+    webhook: JSON | None = None
 
 
 class FakeTelegram:
@@ -674,21 +688,33 @@ class FakeTelegram:
 
     # -- updates ---------------------------------------------------------------------------
 
-    def push_update(self, update: JSON) -> JSON:
-        """Queue a raw Update; ``update_id`` is assigned unless given. Returns it."""
+    def _numbered(self, update: JSON) -> JSON:
+        """A copy of ``update`` with an ``update_id`` (the next one unless given)."""
         with self._cond:
             update = copy.deepcopy(update)
             update.setdefault("update_id", next(self._update_ids))
+            return update
+
+    def push_update(self, update: JSON) -> JSON:
+        """Queue a raw Update; ``update_id`` is assigned unless given. Returns it."""
+        with self._cond:
+            update = self._numbered(update)
             self._state.updates.append(update)
             self._cond.notify_all()
             return copy.deepcopy(update)
 
-    def push_message(self, chat_id: int, text: str, *, user_id: int | None = None,
-                     chat_type: str | None = None, username: str | None = None,
-                     first_name: str | None = None, entities: list[JSON] | None = None,
-                     reply_to_message_id: int | None = None,
-                     message_thread_id: int | None = None) -> JSON:
-        """Queue an Update carrying a user's text Message; returns the Update.
+    def push_message(self, chat_id: int, text: str, **fields: Any) -> JSON:
+        """Queue an Update carrying a user's text Message (:meth:`message_update`, which takes
+        the same arguments) for getUpdates; returns the Update."""
+        return self.push_update(self.message_update(chat_id, text, **fields))
+
+    def message_update(self, chat_id: int, text: str, *, user_id: int | None = None,
+                       chat_type: str | None = None, username: str | None = None,
+                       first_name: str | None = None, entities: list[JSON] | None = None,
+                       reply_to_message_id: int | None = None,
+                       message_thread_id: int | None = None) -> JSON:
+        """An Update carrying a user's text Message, not queued (:meth:`push_message` queues
+        it; :meth:`deliver_to_webhook` posts it). The message is stored in its chat.
 
         ``chat_type`` defaults from the id (positive: private, -100...: supergroup, other
         negative: group); the sender defaults to the chat itself in private chats. Commands
@@ -728,7 +754,7 @@ class FakeTelegram:
                 if replied is not None:
                     message["reply_to_message"] = copy.deepcopy(replied)
             self._state.messages[(chat_id, message["message_id"])] = message
-            return self.push_update({"message": message})
+            return self._numbered({"message": message})
 
     def push_channel_post(self, chat_id: int, text: str, *, title: str | None = None,
                           username: str | None = None,
@@ -874,6 +900,37 @@ class FakeTelegram:
             self._cond.notify_all()
             return copy.deepcopy(message)
 
+    def deliver_to_webhook(self, update: JSON, secret: str | None = None) -> int:
+        """POST ``update`` (``update_id`` assigned unless given) to the webhook URL as Telegram
+        does: JSON with the ``X-Telegram-Bot-Api-Secret-Token`` header. ``secret`` None sends
+        the recorded secret_token (no header if setWebhook had none), "" sends no header,
+        anything else is sent instead. Returns the HTTP status (a refusal is not an error).
+        Blocking: from the bot's event loop use :meth:`deliver_to_webhook_async`."""
+        with self._cond:
+            webhook = copy.deepcopy(self._state.webhook)
+            update = self._numbered(update)
+        if webhook is None:
+            raise AssertionError("no webhook is set: the bot never called setWebhook, or it "
+                                 "was deleted\n" + self.describe())
+        secret = webhook["secret_token"] if secret is None else secret
+        headers = {"Content-Type": "application/json"}
+        if secret:
+            headers[SECRET_HEADER] = secret
+        request = urllib.request.Request(webhook["url"], method="POST", headers=headers,
+                                         data=json.dumps(update).encode("utf-8"))
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no $http_proxy
+        try:
+            with direct.open(request, timeout=30) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            return int(exc.code)
+
+    async def deliver_to_webhook_async(self, update: JSON, secret: str | None = None) -> int:
+        """Like :meth:`deliver_to_webhook`, in a thread so that the event loop (and a webhook
+        server running on it) keeps going."""
+        return await asyncio.to_thread(self.deliver_to_webhook, update, secret)
+
     def pending_updates(self) -> list[JSON]:
         """Updates not yet confirmed by a getUpdates offset."""
         with self._cond:
@@ -935,6 +992,13 @@ class FakeTelegram:
         """Current state of a message (after edits), or None if unknown or deleted."""
         with self._cond:
             return copy.deepcopy(self._state.messages.get((chat_id, message_id)))
+
+    def webhook(self) -> JSON | None:
+        """The webhook setWebhook recorded: ``{"url", "secret_token", "allowed_updates",
+        "drop_pending_updates", "max_connections"}`` (None for parameters not given); None
+        while no webhook is set."""
+        with self._cond:
+            return copy.deepcopy(self._state.webhook)
 
     def commands(self, *, scope: JSON | None = None, language_code: str = "") -> list[JSON]:
         """Commands stored by setMyCommands for that scope and language."""
@@ -1283,7 +1347,7 @@ class FakeTelegram:
         timeout = max(float(params.get("timeout") or 0), 0.0)
         deadline = time.monotonic() + timeout
         with self._cond:
-            if self._state.webhook_url:
+            if self._state.webhook is not None:
                 raise ApiError(409, "Conflict: can't use getUpdates method while webhook is "
                                "active; use deleteWebhook to delete the webhook first")
             # A newer poll terminates an older one, like Telegram does.
@@ -1308,22 +1372,39 @@ class FakeTelegram:
                 self._cond.wait(remaining)
 
     def _api_setWebhook(self, params: JSON) -> bool:
+        url = str(params.get("url") or "")
+        secret = params.get("secret_token")
+        if secret is not None and not _SECRET_TOKEN_RE.fullmatch(str(secret)):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
         with self._cond:
-            self._state.webhook_url = str(params.get("url") or "")
+            if _true_param(params.get("drop_pending_updates")):
+                self._state.updates.clear()
+            # An empty url removes the webhook, as deleteWebhook does.
+            self._state.webhook = None if not url else {
+                "url": url, "secret_token": secret,
+                "allowed_updates": params.get("allowed_updates"),
+                "drop_pending_updates": params.get("drop_pending_updates"),
+                "max_connections": params.get("max_connections")}
             self._cond.notify_all()
         return True
 
     def _api_deleteWebhook(self, params: JSON) -> bool:
         with self._cond:
-            self._state.webhook_url = ""
-            if params.get("drop_pending_updates") in (True, "true", "True", 1):
+            self._state.webhook = None
+            if _true_param(params.get("drop_pending_updates")):
                 self._state.updates.clear()
+            self._cond.notify_all()
         return True
 
     def _api_getWebhookInfo(self, params: JSON) -> JSON:
         with self._cond:
-            return {"url": self._state.webhook_url, "has_custom_certificate": False,
-                    "pending_update_count": len(self._state.updates)}
+            webhook = self._state.webhook or {}
+            info: JSON = {"url": webhook.get("url", ""), "has_custom_certificate": False,
+                          "pending_update_count": len(self._state.updates)}
+            for key in ("allowed_updates", "max_connections"):
+                if webhook.get(key) is not None:
+                    info[key] = webhook[key]
+            return info
 
     def _api_setMyCommands(self, params: JSON) -> bool:
         commands = params.get("commands")
@@ -1624,6 +1705,10 @@ def _set_or_drop(target: JSON, key: str, value: Any) -> None:
         target.pop(key, None)
     else:
         target[key] = value
+
+
+def _true_param(value: Any) -> bool:
+    return value in (True, "true", "True", 1)
 
 
 def _int_param(params: JSON, name: str) -> int | None:
