@@ -359,5 +359,6 @@ def read_article(ctx: click.Context, article_id: int, original: bool) -> None:
     click.echo("\n\n".join(messages))
 
 
-# The database commands (migrate, copy, backup, tidy) register themselves on ``main``.
-from bot import cli_database  # noqa: E402, F401
+# The database commands (migrate, copy, backup, tidy) and those of several processes on
+# PostgreSQL (worker, bot) register themselves on ``main``.
+from bot import cli_database, cli_processes  # noqa: E402, F401

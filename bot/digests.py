@@ -39,6 +39,7 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 MORE_DATA = "more"  # callback data of the "next stories" button under a digest
 ALERTS_PER_HOUR = 10
+ALERT_BATCH = 500  # new articles looked at for alert words at a time
 BATCH = 500  # due chats read per query (the event loop runs other work between chats)
 
 
@@ -118,6 +119,16 @@ def queue_alerts(svc: DigestServices, article_ids: list[int], now: datetime) -> 
             queued += _alert_chat(svc.store, chat, words, stories, now)
     if queued:
         svc.outbox.notify()
+    return queued
+
+
+def alert_new_articles(svc: DigestServices, now: datetime) -> int:
+    """:func:`queue_alerts` for every article stored since the last call, whichever process
+    stored it (the store's alert queue); returns alerts queued."""
+    queued = 0
+    while article_ids := svc.store.queued_alert_articles(ALERT_BATCH):
+        queued += queue_alerts(svc, article_ids, now)
+        svc.store.dequeue_alert_articles(article_ids)
     return queued
 
 

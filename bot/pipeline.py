@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,6 +44,7 @@ from typing import TypeVar
 from bot.config import Settings
 from bot.errors import ExtractError, FetchError, StageError, StoreError
 from bot.extract import extract_text
+from bot.feed_leases import FeedClaim, HeldFeeds
 from bot.fetch import Fetcher
 from bot.models import Entry, FeedState, FetchResult
 from bot.parse import parse_feed
@@ -89,6 +90,7 @@ class RefreshReport:
     cache_hits: int = 0
     model: str = ""
     new_article_ids: list[int] = field(default_factory=list)   # every article stored, in order
+    claimed: int = 0                 # due feeds this process leased (others: another's)
     retranslated: int = 0            # articles stored untranslated earlier, translated now
     translate_error: str | None = None   # why the model failed (those articles: retried later)
 
@@ -107,30 +109,42 @@ ProgressCallback = Callable[[FeedReport], None]
 async def refresh(settings: Settings, store: Store, fetcher: Fetcher,
                   translator: Translator, *, force: bool = False,
                   progress: ProgressCallback | None = None,
-                  now: datetime | None = None) -> RefreshReport:
-    """Run every due feed through the pipeline once and store what is new."""
+                  now: datetime | None = None, claim: FeedClaim | None = None) -> RefreshReport:
+    """Run the due feeds this process can lease (``claim``) through the pipeline once and
+    store what is new."""
     now = now or datetime.now(UTC)
+    report = RefreshReport(model=translator.model.id)
+    hits_before, misses_before = translator.hits, translator.misses
     with fail_fast_on_lock():  # a locked database is waited for off the loop
         feeds = await write(partial(store.sync_feeds, settings.feeds, now))
-        report = RefreshReport(model=translator.model.id)
-        due = _due(feeds, report, force, now)
-        hits_before, misses_before = translator.hits, translator.misses
-        await _prune_stories(store, settings, now)
-        ready = ReadyFeeds(len(due), settings.fetch.concurrency)
-        writer = WindowWriter(store, translator, settings, now, report)
-        collecting = [asyncio.create_task(ready.collect(partial(
-            _collect, feed, store, fetcher, settings, now, progress))) for feed in due]
-        try:
-            while window := await ready.next_window():
-                await writer.process(window)
-        finally:
-            await _stop(collecting)
-        await writer.retry_untranslated()
+        claim = claim or FeedClaim(lease=timedelta(seconds=settings.fetch.lease_seconds))
+        async with HeldFeeds(store, claim) as held:
+            due = await held.claim(_due(feeds, report, force, now), now, force)
+            report.claimed = len(due)
+            await _prune_stories(store, settings, now)
+            writer = WindowWriter(store, translator, settings, now, report)
+            await _run_windows(due, writer, partial(
+                _collect, store=store, fetcher=fetcher, settings=settings, now=now,
+                progress=progress), settings.fetch.concurrency)
+            await writer.retry_untranslated()
     report.cache_hits = translator.hits - hits_before
     report.sentences_translated = translator.misses - misses_before
     order = {feed.url: index for index, feed in enumerate(feeds)}
     report.feeds.sort(key=lambda feed_report: order[feed_report.url])
     return report
+
+
+async def _run_windows(due: Sequence[FeedState], writer: WindowWriter,
+                       collect: Callable[[FeedState], Awaitable[Collected]],
+                       concurrency: int) -> None:
+    """Collect the feeds, ``concurrency`` at once, and write their articles window by window."""
+    ready = ReadyFeeds(len(due), concurrency)
+    collecting = [asyncio.create_task(ready.collect(partial(collect, feed))) for feed in due]
+    try:
+        while window := await ready.next_window():
+            await writer.process(window)
+    finally:
+        await _stop(collecting)
 
 
 def _due(feeds: Sequence[FeedState], report: RefreshReport, force: bool,
@@ -153,7 +167,7 @@ async def _stop(tasks: Sequence[asyncio.Task[None]]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _collect(feed: FeedState, store: Store, fetcher: Fetcher, settings: Settings,
+async def _collect(feed: FeedState, *, store: Store, fetcher: Fetcher, settings: Settings,
                    now: datetime, progress: ProgressCallback | None) -> Collected:
     """Fetch, parse, dedupe and extract one feed; a failure is recorded on its report."""
     item = Collected(feed, FeedReport(feed.name, feed.url))

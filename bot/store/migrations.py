@@ -323,4 +323,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
     ALTER TABLE feeds ADD COLUMN lease_until TEXT;
     """,
+    # 12: several processes around one database. ``alert_queue``: articles stored but not yet
+    #     looked at for alert words (a worker stores them, the scheduling bot process alerts);
+    #     ``delivery_claims``: the process sending a chat's messages now, until ``until``, so
+    #     that two bot processes never send one chat's messages at once or out of order.
+    """
+    CREATE TABLE alert_queue (article_id INTEGER PRIMARY KEY);
+    CREATE TABLE delivery_claims (
+        chat_id INTEGER PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until TEXT NOT NULL
+    );
+    """,
 )

@@ -136,6 +136,15 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
     ALTER TABLE feeds ADD COLUMN lease_until TEXT;
     """,
+    # 12: alert queue and delivery claims (see the SQLite twin).
+    """
+    CREATE TABLE alert_queue (article_id BIGINT PRIMARY KEY);
+    CREATE TABLE delivery_claims (
+        chat_id BIGINT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until TEXT NOT NULL
+    );
+    """,
 )
 
 

@@ -121,6 +121,8 @@ class Store(ChatQueries, StoryQueries, LeaseQueries):
                     ids.append(inserted[0])
                     db.execute("UPDATE articles SET story_id = id WHERE id = :id",
                                {"id": inserted[0]})
+                    db.execute("INSERT INTO alert_queue (article_id) VALUES (:id)",
+                               {"id": inserted[0]})
                     add_to_index(db, [row], postgres=self.postgres)
         return ids
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from telegram.ext import ContextTypes, JobQueue
 
-from bot.digests import queue_alerts, serve_batches
+from bot.digests import alert_new_articles, serve_batches
 from bot.errors import StoreError
 from bot.pipeline import refresh
 from bot.store.index import tidy_index
@@ -64,7 +64,7 @@ async def run_refresh(svc: Services) -> None:
         try:
             report = await refresh(svc.settings, svc.store, svc.fetcher, svc.translator)
             svc.last_report, svc.last_refresh = report, datetime.now(UTC)
-            alerts = queue_alerts(svc, report.new_article_ids, svc.last_refresh)
+            alerts = alert_new_articles(svc, svc.last_refresh)
             log.info("refresh: %d new articles, %d feeds failed, %d sentences translated, "
                      "%d from cache, %d alerts", report.new_articles, report.failed_feeds,
                      report.sentences_translated, report.cache_hits, alerts)
