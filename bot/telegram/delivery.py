@@ -46,15 +46,18 @@ from telegram.error import (
 from telegram.ext import ExtBot
 
 from bot.errors import StoreError
+from bot.feed_leases import process_name
 from bot.models import OutboxMessage
 from bot.store import Store
 from bot.store.chats import PENDING
+from bot.telegram.claims import ChatClaims
 from bot.telegram.lanes import FloodWatch, Lanes
 from bot.telegram.limits import BULK, TelegramLimits, retry_seconds
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 IDLE_RECHECK_SECONDS = 30.0
+RESCAN_EVERY = timedelta(seconds=30)   # the whole queue is read again at least this often
 MAX_LANES = 128        # chats in flight at once: enough to keep 30 messages a second going
 SCAN_BATCH = 500       # queue entries read at a time
 MAX_NETWORK_BACKOFF = 60.0
@@ -101,7 +104,7 @@ class Outbox:
                  on_chat_change: Callable[[int], None] | None = None, *,
                  clock: Callable[[], datetime] = _utc_now,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 lanes: int = MAX_LANES) -> None:
+                 lanes: int = MAX_LANES, owner: str | None = None) -> None:
         self._bot = bot
         self._store = store
         self._admins = tuple(admins)
@@ -122,6 +125,8 @@ class Outbox:
         self._failing_records = 0
         self._last_forget: datetime | None = None
         self._lanes = Lanes(lanes)
+        self._claims = ChatClaims(store, owner or process_name(), clock)
+        self._last_rescan = clock()
         self._lane_tasks: dict[int, asyncio.Task[None]] = {}
         self._flood = FloodWatch()
         # Outbox sends yield to replies in the bot's rate limiter (a plain Bot has none).
@@ -149,6 +154,7 @@ class Outbox:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         self._task = None
+        self._claims.release_all()
 
     async def drain(self) -> None:
         """Send everything pending now (used by tests and one-shot commands)."""
@@ -194,6 +200,10 @@ class Outbox:
         """Read more of the queue if lanes are free, and start a lane per waiting chat."""
         if self._stopping:
             return
+        if self._clock() - self._last_rescan > RESCAN_EVERY:
+            # chats another process was sending to may have been given up meanwhile
+            self._last_rescan = self._clock()
+            self._lanes.rescan()
         if self._lanes.wants_more():
             self._lanes.add(self._store.pending_after(self._lanes.cursor, SCAN_BATCH))
         while (chat := self._lanes.next_chat()) is not None:
@@ -201,10 +211,15 @@ class Outbox:
                                                          name=f"nashra-outbox-{chat}")
 
     async def _lane(self, chat: int) -> None:
-        """One chat's messages, in order, one at a time."""
+        """One chat's messages, in order, one at a time, while this process holds the
+        chat's claim (another process sending to it keeps them)."""
         try:
             while not self._stopping and (message_id := self._lanes.head(chat)) is not None:
                 await self._clear_to_send()
+                if not await self._record(f"the claim on chat {chat}",
+                                          lambda: self._claims.take(chat)):
+                    self._lanes.forget(chat)
+                    break
                 message = await self._record(f"reading message {message_id}",
                                              lambda: self._store.outbox_message(message_id))
                 if message is None or message.status != PENDING or await self._deliver(
@@ -213,6 +228,8 @@ class Outbox:
         finally:
             self._lane_tasks.pop(chat, None)
             self._lanes.close(chat)
+            if self._lanes.head(chat) is None:
+                self._claims.release(chat)
             self._wake.set()
 
     async def _clear_to_send(self) -> None:
@@ -227,7 +244,7 @@ class Outbox:
     def _resume_interrupted(self) -> int:
         """Rows still "sending" were cut off by a crash: Telegram may or may not have them.
         They are sent again, the one duplicate a bot cannot rule out."""
-        resumed = self._store.resume_sending()
+        resumed = self._claims.resume_interrupted()
         if resumed:
             log.warning("%d message(s) were being sent when Nashra stopped; sending them "
                         "again (a chat may see one of them twice)", resumed)

@@ -67,6 +67,11 @@ class Lanes:
             queue.remove(message_id)
         self._known.discard(message_id)
 
+    def forget(self, chat: int) -> None:
+        """Drop the chat's messages (another process sends them); a rescan finds any left."""
+        for message_id in self._queued.pop(chat, []):
+            self._known.discard(message_id)
+
     def close(self, chat: int) -> None:
         """The chat's lane ended; if messages remain (stopped mid-way) it waits again."""
         self._open.discard(chat)
