@@ -53,3 +53,24 @@ def worker(ctx: click.Context, name: str | None) -> None:
         finally:
             translator.close()
     click.echo(console.redact(totals.summary(claim.owner)), err=True)
+
+
+@main.command("bot")
+@click.pass_context
+def bot_command(ctx: click.Context) -> None:
+    """Answer Telegram, schedule digests and alerts, and deliver, while `nashra worker`
+    processes refresh the feeds (PostgreSQL only). Two may run: one leads (schedules, and
+    polls unless in webhook mode), both deliver, each message is sent once; when the
+    leader stops, the other takes over within a digest tick."""
+    settings = _settings(ctx)
+    _require_postgres(ctx, settings, "bot")
+    if not settings.telegram.token:
+        click.echo("config: telegram.token is empty; set $NASHRA_TELEGRAM_TOKEN "
+                   "(or telegram.token in the config file)", err=True)
+        ctx.exit(EXIT_CONFIG)
+    console.protect_secret(settings.telegram.token)
+    logging.getLogger("bot").setLevel(logging.INFO)
+    model = _guard(ctx, lambda: ensure_model(settings))
+    from bot.telegram.app import run_telegram_side  # the bot's imports are only needed here
+
+    run_telegram_side(settings, model)

@@ -238,7 +238,7 @@ def test_a_tick_while_the_previous_one_still_serves_returns_at_once(svc: Service
     store_article(svc.store, 1, now - timedelta(minutes=5))
     svc.store.set_next_due(CHAT, due)
     context: ContextTypes.DEFAULT_TYPE = SimpleNamespace(  # type: ignore[assignment]
-        application=SimpleNamespace(bot_data={SERVICES_KEY: svc}))
+        application=SimpleNamespace(bot_data={SERVICES_KEY: svc}, updater=None))
 
     async def overlapping() -> int:
         async with svc.tick_lock:  # the previous tick, still serving

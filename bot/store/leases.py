@@ -105,8 +105,9 @@ class LeaseQueries(Database):
     def claim_chat(self, chat_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
         """Hold the right to send ``chat_id``'s messages until ``now + lease`` (taken over
         from a claim that has passed; renewed when ``owner`` already holds it). A claim
-        taken from another owner first puts that owner's unfinished sends back in the queue:
-        Telegram may or may not have them, the one duplicate a crash can cause."""
+        not renewed but taken puts unfinished sends of the chat back in the queue: only a
+        process holding the claim sends, so nobody is sending them (Telegram may or may not
+        have them: the one duplicate a crash can cause)."""
         params = {"chat": chat_id, "owner": owner, "now": to_db_time(now),
                   "until": to_db_time(now + lease), "p": PENDING, "s": SENDING}
         with self._transaction() as db:
@@ -114,7 +115,7 @@ class LeaseQueries(Database):
                                   params).fetchone()
             if db.execute(_CLAIM_CHAT, params).fetchone() is None:
                 return False
-            if previous is not None and previous[0] != owner:
+            if previous is None or previous[0] != owner:
                 db.execute("UPDATE outbox SET status = :p WHERE chat_id = :chat AND status = :s",
                            params)
         return True
@@ -145,13 +146,13 @@ class LeaseQueries(Database):
             db.execute("DELETE FROM delivery_claims WHERE owner = :owner", params)
         return int(resumed)
 
-    def resume_unclaimed_sending(self, owner: str, now: datetime) -> int:
-        """Sends cut off by a crash: "sending" messages of chats nobody else holds a live
-        claim on go back to the queue. Returns how many."""
+    def resume_unclaimed_sending(self, now: datetime) -> int:
+        """Sends cut off by a crash or a stop: "sending" messages of chats nobody holds a
+        live claim on go back to the queue. Returns how many."""
         return self._execute_write(
             "UPDATE outbox SET status = :p WHERE status = :s AND chat_id NOT IN "
-            "(SELECT chat_id FROM delivery_claims WHERE owner <> :owner AND until > :now)",
-            {"owner": owner, "now": to_db_time(now), "p": PENDING, "s": SENDING})
+            "(SELECT chat_id FROM delivery_claims WHERE until > :now)",
+            {"now": to_db_time(now), "p": PENDING, "s": SENDING})
 
     # alert queue ----------------------------------------------------------------------------
 

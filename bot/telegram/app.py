@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
@@ -26,6 +29,7 @@ from bot.fetch import Fetcher
 from bot.models import ModelInfo
 from bot.stages import engine_settings, fetch_settings
 from bot.store import Store
+from bot.store.leader import LeaderLock
 from bot.telegram import (
     admin,
     handlers,
@@ -47,7 +51,7 @@ from bot.telegram.schedule import (
     stop_refresh,
     tick_interval,
 )
-from bot.telegram.services import SERVICES_KEY, NashraApp, Services
+from bot.telegram.services import ALL_IN_ONE, SERVICES_KEY, NashraApp, Role, Services
 from bot.translate import Translator
 
 log = logging.getLogger(__name__)
@@ -57,12 +61,13 @@ START_UP_RETRIES = 3
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 
-def build_application(settings: Settings, model: ModelInfo) -> NashraApp:
+def build_application(settings: Settings, model: ModelInfo,
+                      role: Role = ALL_IN_ONE) -> NashraApp:
     """The bot, talking to ``telegram.api_base_url``, with all handlers registered."""
     console.protect_secret(settings.telegram.token)  # before anything can log or raise it
 
     async def post_init(app: NashraApp) -> None:
-        await _open(app, settings, model)
+        await _open(app, settings, model, role)
 
     app = (Application.builder()
            .token(settings.telegram.token)
@@ -117,7 +122,7 @@ def _add_handlers(app: NashraApp) -> None:
     app.add_error_handler(handlers.on_error)
 
 
-async def _open(app: NashraApp, settings: Settings, model: ModelInfo) -> None:
+async def _open(app: NashraApp, settings: Settings, model: ModelInfo, role: Role) -> None:
     """post_init: open the database, HTTP client and model; schedule; resume delivery."""
     store = Store(settings.database)
     fetcher = Fetcher(fetch_settings(settings))
@@ -132,10 +137,12 @@ async def _open(app: NashraApp, settings: Settings, model: ModelInfo) -> None:
             reschedule(store, chat)
 
     outbox = Outbox(app.bot, store, settings.telegram.admins, on_chat_change=chat_changed)
-    svc = Services(settings, store, fetcher, translator, outbox)
+    svc = Services(settings, store, fetcher, translator, outbox, role=role,
+                   leader=LeaderLock(settings.database))
     app.bot_data[SERVICES_KEY] = svc
     await app.bot.set_my_commands(handlers.bot_commands())
-    schedule_refresh(jobs, settings.fetch.interval_minutes)
+    if role.refreshes:
+        schedule_refresh(jobs, settings.fetch.interval_minutes)
     # Due times live in the database: nothing per chat to rebuild; the first tick runs at
     # once and serves what fell due while the bot was down (within the catch-up time).
     schedule_digests(jobs, tick_interval())
@@ -164,6 +171,8 @@ async def _close(app: NashraApp) -> None:
     await _stop_work(app)
     await svc.fetcher.aclose()
     svc.translator.close()
+    if svc.leader is not None:
+        svc.leader.close()
     svc.store.close()
     log.info("Nashra stopped")
 
@@ -171,15 +180,10 @@ async def _close(app: NashraApp) -> None:
 def run(settings: Settings, model: ModelInfo) -> None:
     """Long polling, or the webhook server when ``telegram.webhook_url`` is set, until
     SIGINT/SIGTERM; then a clean shutdown."""
-    hook = webhook.webhook_settings(settings.telegram)
-    if hook is not None:
-        console.protect_secret(hook.secret)  # like the token: never in a log or an error
+    hook = _webhook(settings)
     app = build_application(settings, model)
-    # PTB logs start-up failures with long tracebacks; the one line below says it all.
-    logging.getLogger("telegram.ext").addFilter(_short_start_up_errors)
-    log.info("%s", webhook.describe(hook))
     stop_signals = (signal.SIGINT, signal.SIGTERM)
-    try:
+    with start_up_failures(hook):
         # A network blip while starting is retried a few times before giving up. Polling
         # deletes a webhook left from webhook mode before its first getUpdates.
         if hook is None:
@@ -190,6 +194,24 @@ def run(settings: Settings, model: ModelInfo) -> None:
                             webhook_url=hook.webhook_url, secret_token=hook.secret,
                             allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
                             bootstrap_retries=START_UP_RETRIES, stop_signals=stop_signals)
+
+
+def _webhook(settings: Settings) -> webhook.WebhookSettings | None:
+    """The webhook settings (their secret protected like the token), logged; None: polling."""
+    hook = webhook.webhook_settings(settings.telegram)
+    if hook is not None:
+        console.protect_secret(hook.secret)  # like the token: never in a log or an error
+    # PTB logs start-up failures with long tracebacks; the one line below says it all.
+    logging.getLogger("telegram.ext").addFilter(_short_start_up_errors)
+    log.info("%s", webhook.describe(hook))
+    return hook
+
+
+@contextmanager
+def start_up_failures(hook: webhook.WebhookSettings | None) -> Iterator[None]:
+    """A bot that cannot start says why in one line and exits non-zero."""
+    try:
+        yield
     except InvalidToken:
         _fail("telegram: the Bot API rejected the bot token; check $NASHRA_TELEGRAM_TOKEN "
               "(or telegram.token)", 2)
@@ -198,6 +220,42 @@ def run(settings: Settings, model: ModelInfo) -> None:
     except OSError as exc:  # the webhook server could not bind (address in use, no such host)
         where = hook.listen if hook is not None else "?"
         _fail(f"telegram: could not listen on {where}: {exc.strerror or exc}", 1)
+
+
+def run_telegram_side(settings: Settings, model: ModelInfo) -> None:
+    """`nashra bot`: updates, scheduling (when leading) and delivery, no refreshes, until
+    SIGINT/SIGTERM. Webhook mode: every process receives updates; polling: the leader."""
+    hook = _webhook(settings)
+    role = Role(refreshes=False, polls_when_leading=hook is None)
+    app = build_application(settings, model, role)
+    with start_up_failures(hook):
+        asyncio.run(_serve(app, hook))
+
+
+async def _serve(app: NashraApp, hook: webhook.WebhookSettings | None) -> None:
+    """PTB's run_polling, by hand: polling starts only once this process leads."""
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.start()
+        if hook is not None:
+            await webhook.start_updates(app, hook, bootstrap_retries=START_UP_RETRIES)
+        await stop.wait()
+    finally:
+        svc: Services | None = app.bot_data.get(SERVICES_KEY)
+        if svc is not None:
+            svc.stopping = True
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await _stop_work(app)
+        await app.shutdown()
+        await _close(app)
 
 
 def _short_start_up_errors(record: logging.LogRecord) -> bool:

@@ -63,10 +63,11 @@ class ChatClaims:
             log.warning("could not give back delivery claims: %s", exc)
 
     def resume_interrupted(self) -> int:
-        """Messages left "sending" by a process that died: those of dead processes of this
-        machine at once, the others' when their claims have passed. Returns how many."""
+        """Messages left "sending" by a process that died or stopped mid-send: those of dead
+        processes of this machine at once, the others' once their claims have passed or
+        were given back. Returns how many."""
         resumed = 0
         for owner in self._store.claim_owners():
             if dead_here(owner, self.owner):
                 resumed += self._store.resume_dead_owner(owner)
-        return resumed + self._store.resume_unclaimed_sending(self.owner, self._clock())
+        return resumed + self._store.resume_unclaimed_sending(self._clock())

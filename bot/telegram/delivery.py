@@ -126,6 +126,7 @@ class Outbox:
         self._last_forget: datetime | None = None
         self._lanes = Lanes(lanes)
         self._claims = ChatClaims(store, owner or process_name(), clock)
+        self.sent = 0   # messages Telegram accepted from this process since it started
         self._last_rescan = clock()
         self._lane_tasks: dict[int, asyncio.Task[None]] = {}
         self._flood = FloodWatch()
@@ -155,6 +156,7 @@ class Outbox:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._task = None
         self._claims.release_all()
+        log.info("outbox stopped: %d messages sent since start", self.sent)
 
     async def drain(self) -> None:
         """Send everything pending now (used by tests and one-shot commands)."""
@@ -201,8 +203,10 @@ class Outbox:
         if self._stopping:
             return
         if self._clock() - self._last_rescan > RESCAN_EVERY:
-            # chats another process was sending to may have been given up meanwhile
+            # chats another process was sending to may have been given up meanwhile, and
+            # a process that stopped mid-send may have left messages "sending"
             self._last_rescan = self._clock()
+            self._resume_interrupted()
             self._lanes.rescan()
         if self._lanes.wants_more():
             self._lanes.add(self._store.pending_after(self._lanes.cursor, SCAN_BATCH))
@@ -253,6 +257,8 @@ class Outbox:
     async def _deliver(self, message: OutboxMessage) -> bool:
         """Try one message. False means "try this message again" (after a wait, a migration
         or a deactivation, which the next try sees)."""
+        if self._stopping:   # a lane woken from a wait after stop() began sends no more
+            return False
         if not await self._record(f"message {message.id} as sending",
                                   lambda: self._store.mark_sending(message.id)):
             return True  # no longer pending: handled meanwhile (e.g. its chat deactivated)
@@ -263,6 +269,7 @@ class Outbox:
             sent = await self._send(message)
             # Accepted: from here on the message is only recorded, never sent again.
             accepted = self._clock()
+            self.sent += 1
             self._network_failures = 0
             await self._record(f"message {message.id} as sent (Telegram id {sent.message_id})",
                                lambda: self._store.mark_sent(message.id, sent.message_id,

@@ -17,14 +17,16 @@ import os
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from telegram.ext import ContextTypes, JobQueue
+from telegram.ext import Application, ContextTypes, JobQueue
 
 from bot.digests import alert_new_articles, serve_batches
 from bot.errors import StoreError
 from bot.pipeline import refresh
 from bot.store.index import tidy_index
 from bot.telegram.services import Services, services
+from bot.telegram.webhook import start_updates
 
 Jobs = JobQueue[ContextTypes.DEFAULT_TYPE]
 
@@ -100,14 +102,36 @@ def schedule_digests(queue: Jobs, interval: timedelta = TICK) -> None:
 
 
 async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Serve every chat due now; other handlers and delivery run between chats."""
+    """In the leading process: alert new articles, serve every chat due now (other
+    handlers and delivery run between chats)."""
     svc = services(context)
     if svc.tick_lock.locked():
         log.debug("the previous digest tick is still serving chats")
         return
     async with svc.tick_lock:
+        # Another process may have queued messages (its digests, a worker's alerts): each
+        # tick, delivery looks at the queue whether this process leads or not.
+        svc.outbox.notify()
+        if not await lead(context.application, svc):
+            return
+        if not svc.refresh_lock.locked():  # a refresh of this process alerts when it ends
+            alert_new_articles(svc, datetime.now(UTC))
         for _served in serve_batches(svc, datetime.now(UTC)):
             await asyncio.sleep(0)
+
+
+async def lead(app: Application[Any, Any, Any, Any, Any, Any], svc: Services) -> bool:
+    """Whether this process leads (schedules) now. A `nashra bot` process in polling mode
+    polls while it leads and stops when it no longer does."""
+    leading = svc.leader.held() if svc.leader is not None else True
+    updater = app.updater
+    if svc.role.polls_when_leading and updater is not None and not svc.stopping:
+        if leading and not updater.running:
+            await start_updates(app, None)   # polling mode: webhooks reach every process
+        elif not leading and updater.running:
+            log.warning("no longer leading: long polling stopped")
+            await updater.stop()
+    return leading
 
 
 # the tidy ---------------------------------------------------------------------------------

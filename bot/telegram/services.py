@@ -17,11 +17,26 @@ from bot.store import Store
 from bot.translate import Translator
 
 if TYPE_CHECKING:
+    from bot.store.leader import LeaderLock
     from bot.telegram.delivery import Outbox
 
 SERVICES_KEY = "nashra"
 NashraApp = Application[ExtBot[Any], ContextTypes.DEFAULT_TYPE, dict[Any, Any],
                         dict[Any, Any], dict[Any, Any], JobQueue[ContextTypes.DEFAULT_TYPE]]
+
+
+@dataclass(frozen=True)
+class Role:
+    """What this process does. `nashra run`: everything. `nashra bot`: the Telegram side
+    only (workers refresh), and in polling mode only the leader polls (Telegram gives
+    updates to one poller at a time)."""
+
+    refreshes: bool = True
+    polls_when_leading: bool = False
+
+
+ALL_IN_ONE = Role()
+TELEGRAM_ONLY = Role(refreshes=False, polls_when_leading=True)
 
 
 @dataclass
@@ -36,6 +51,9 @@ class Services:
     tick_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_refresh: datetime | None = None
     last_report: RefreshReport | None = None
+    role: Role = ALL_IN_ONE
+    leader: LeaderLock | None = None   # None: this process always leads (tests, SQLite)
+    stopping: bool = False   # set first at shutdown: no job starts receiving updates again
 
     def chat_for(self, chat_id: int, chat_type: str, title: str) -> Chat:
         """The chat's row, created on first contact with the configured defaults."""
