@@ -9,6 +9,7 @@ instead.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -16,7 +17,8 @@ import shutil
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -28,6 +30,7 @@ from bot.models import ModelInfo
 _READ_CHUNK = 1 << 20
 # Written into packages we install: their fingerprint, so listing models need not re-read them.
 _SIDECAR = ".nashra-fingerprint"
+_LOCK = ".lock"   # held by the process cleaning up or installing (see ModelStore)
 _DOWNLOAD_TIMEOUT = httpx.Timeout(30.0, read=120.0)
 
 
@@ -122,12 +125,22 @@ class ModelStore:
 
     Installs are atomic: a package is unpacked into a temporary folder inside ``root`` and only
     then renamed into place, so an interrupted install leaves the previous model working.
+    Processes sharing the folder (workers and bot processes starting together) take turns:
+    clean-up, installs and the check before an install hold a lock on ``root/.lock``, so
+    one never removes another's unpacking folder or replaces a package it is renaming.
     """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        self._recover()
+        with self._locked():
+            self._recover()
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with (self.root / _LOCK).open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)   # released when the file is closed
+            yield
 
     def _recover(self) -> None:
         # A crash between the two renames of a replacement leaves ".old-<name>" without <name>.
@@ -188,6 +201,10 @@ class ModelStore:
 
         Other versions of the same pair are removed once the new one is in place.
         """
+        with self._locked():
+            return self._install(path, source=source, target=target)
+
+    def _install(self, path: Path, *, source: str, target: str) -> ModelInfo:
         staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
         try:
             name, fingerprint = self._stage(path, staging, source, target)
@@ -232,13 +249,19 @@ class ModelStore:
                            ) -> ModelInfo:
         """Download the pair's package listed in the Argos index and install it."""
         package = _index_package(source, target)
+        with self._locked():
+            return self._download_and_install(package, source, target, progress)
+
+    def _download_and_install(self, package: Any, source: str, target: str,
+                              progress: Callable[[int, int | None], None] | None
+                              ) -> ModelInfo:
         fd, tmp_name = tempfile.mkstemp(prefix=".tmp-download-", suffix=".argosmodel",
                                         dir=self.root)
         os.close(fd)
         tmp = Path(tmp_name)
         try:
             _download(list(package.links), tmp, progress)
-            return self.install_from_path(tmp, source=source, target=target)
+            return self._install(tmp, source=source, target=target)
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -261,10 +284,11 @@ class ModelStore:
         with zf:
             _check_pair(meta, source, target)
             fingerprint = _zip_fingerprint(zf, top)
-        current = self.find(source, target)
-        if current is not None and current.id.endswith("+" + fingerprint):
-            return current
-        return self.install_from_path(path, source=source, target=target)
+        with self._locked():   # another process may be installing this very package
+            current = self.find(source, target)
+            if current is not None and current.id.endswith("+" + fingerprint):
+                return current
+            return self._install(path, source=source, target=target)
 
 
 def _version_key(version: str) -> tuple[int, ...]:
