@@ -98,13 +98,15 @@ def ensure_model(settings: Settings) -> ModelInfo:
     if model is None:
         click.echo(f"No {t.source}→{t.target} translation model installed; "
                    "installing it from the Argos index…", err=True)
-        model = _install_from_index(models, t.source, t.target)
+        model = _install_from_index(models, t.source, t.target, if_missing=True)
     return model
 
 
-def _install_from_index(models: ModelStore, source: str, target: str) -> ModelInfo:
+def _install_from_index(models: ModelStore, source: str, target: str, *,
+                        if_missing: bool = False) -> ModelInfo:
     with console.download_bar() as update:
-        return models.install_from_index(source, target, progress=update)
+        return models.install_from_index(source, target, progress=update,
+                                         if_missing=if_missing)
 
 
 # run --------------------------------------------------------------------------------------------

@@ -245,11 +245,16 @@ class ModelStore:
         return self.describe(dest)
 
     def install_from_index(self, source: str, target: str,
-                           progress: Callable[[int, int | None], None] | None = None
-                           ) -> ModelInfo:
-        """Download the pair's package listed in the Argos index and install it."""
+                           progress: Callable[[int, int | None], None] | None = None, *,
+                           if_missing: bool = False) -> ModelInfo:
+        """Download the pair's package listed in the Argos index and install it; with
+        ``if_missing``, not when the pair is installed by the time this process's turn on
+        the folder comes (another process starting at the same time installed it)."""
         package = _index_package(source, target)
         with self._locked():
+            installed = self.find(source, target) if if_missing else None
+            if installed is not None:
+                return installed
             return self._download_and_install(package, source, target, progress)
 
     def _download_and_install(self, package: Any, source: str, target: str,

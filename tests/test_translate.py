@@ -64,7 +64,7 @@ def test_install_from_argosmodel(store: ModelStore, model: ModelInfo) -> None:
     assert store.installed() == [model]
     assert store.find("ar", "en") == model
     assert store.find("en", "ar") is None
-    assert not [p for p in store.root.iterdir() if p.name.startswith(".")]
+    assert not [p for p in store.root.iterdir() if p.name.startswith(".") and p.name != ".lock"]
 
 
 def test_id_is_stable_and_same_for_zip_and_folder(tmp_path: Path, argos_package: Path,
@@ -83,7 +83,7 @@ def test_wrong_pair_is_refused(store: ModelStore,
     with pytest.raises(TranslateError, match="package translates fr→en, expected ar→en"):
         store.install_from_path(french, source="ar", target="en")
     assert store.installed() == []
-    assert list(store.root.iterdir()) == []
+    assert [p.name for p in store.root.iterdir()] == [".lock"]
 
 
 def _truncated(src: Path, dest: Path) -> Path:
@@ -111,7 +111,7 @@ def test_damaged_archive_is_refused_and_old_model_kept(
     with pytest.raises(TranslateError, match=r"broken\.argosmodel"):
         store.install_from_path(broken, source="ar", target="en")
     assert store.installed() == [model]
-    assert not [p for p in store.root.iterdir() if p.name.startswith(".")]
+    assert not [p for p in store.root.iterdir() if p.name.startswith(".") and p.name != ".lock"]
     still_works = Translator(model, SETTINGS, DictCache())
     assert still_works.translate_sync(["مرحبا بكم."])[0].untranslated == 0
     still_works.close()
@@ -148,7 +148,7 @@ def test_interrupted_extraction_keeps_old_model(
     with pytest.raises(TranslateError, match="No space left"):
         store.install_from_path(newer, source="ar", target="en")
     assert store.installed() == [model]
-    assert not [p for p in store.root.iterdir() if p.name.startswith(".")]
+    assert not [p for p in store.root.iterdir() if p.name.startswith(".") and p.name != ".lock"]
 
 
 def test_crash_between_renames_is_recovered(store: ModelStore, model: ModelInfo) -> None:
@@ -196,7 +196,7 @@ def test_install_from_index_downloads_with_progress(
         server.shutdown()
     assert store.installed() == [info]
     assert seen[-1] == (len(payload), len(payload))
-    assert not [p for p in store.root.iterdir() if p.name.startswith(".")]
+    assert not [p for p in store.root.iterdir() if p.name.startswith(".") and p.name != ".lock"]
 
 
 @pytest.mark.parametrize("declared_extra", [4096, -4096])
@@ -226,7 +226,7 @@ def test_download_shorter_or_longer_than_announced_is_refused(
     finally:
         server.shutdown()
     assert store.installed() == [model]  # the old model is untouched
-    assert not [p for p in store.root.iterdir() if p.name.startswith(".")]
+    assert not [p for p in store.root.iterdir() if p.name.startswith(".") and p.name != ".lock"]
 
 
 # --- resolve ----------------------------------------------------------------------------------
@@ -413,3 +413,14 @@ def test_lean_install_never_loads_argostranslate_translate(translator: Translato
     assert "argostranslate.translate" not in sys.modules
     assert "argostranslate.sbd" not in sys.modules
     assert "torch" not in sys.modules and "stanza" not in sys.modules
+
+
+def test_install_if_missing_takes_the_model_another_process_installed(
+        store: ModelStore, model: ModelInfo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Processes starting together without a model each ask the index; the one whose turn
+    on the folder comes after another installed it keeps that one (no second download)."""
+    monkeypatch.setattr(bot.modelstore, "_index_package",
+                        lambda source, target: SimpleNamespace(links=["http://127.0.0.1:9/x"]))
+    assert store.install_from_index("ar", "en", if_missing=True) == model
+    with pytest.raises(TranslateError, match="download failed"):
+        store.install_from_index("ar", "en")   # `nashra models install` downloads anew
