@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from support.bot_harness import ADMIN, BotSite, article_variants, make_bot_site
+import httpx
+from support.bot_harness import ADMIN, READER, BotSite, article_variants, make_bot_site
 from support.fake_telegram import FakeTelegram
 from support.feed_server import FeedServer
 
@@ -24,6 +26,7 @@ from bot.store import Store
 from bot.store.base import to_db_time
 from bot.store.chats import PENDING, SENDING, SENT
 from bot.telegram.schedule import TICK_ENV
+from bot.telegram.webhook import derived_secret
 
 CHATS = 300   # more than one process's lanes (MAX_LANES = 128)
 DEADLINE = 120.0
@@ -38,17 +41,19 @@ def wait_until(condition: Callable[[], bool], what: Callable[[], str],
 
 
 @contextmanager
-def bot_processes(site: BotSite, count: int,
-                  log_dir: Path) -> Iterator[list[subprocess.Popen[str]]]:
+def bot_processes(site: BotSite, count: int, log_dir: Path,
+                  configs: Sequence[Path] = ()) -> Iterator[list[subprocess.Popen[str]]]:
     """``count`` `python -m bot bot` processes (output in files: a pipe nobody reads could
-    block one); killed at the end if still running."""
+    block one), each with the site's config or its own of ``configs``; killed at the end if
+    still running."""
     env = {**site.env(), TICK_ENV: "0.3"}
     with ExitStack() as stack:
         processes = []
         for n in range(count):
             sink = stack.enter_context((log_dir / f"bot{n}.log").open("w", encoding="utf-8"))
+            config = configs[n] if configs else site.config
             processes.append(subprocess.Popen(
-                [sys.executable, "-m", "bot", "--config", str(site.config), "bot"],
+                [sys.executable, "-m", "bot", "--config", str(config), "bot"],
                 env=env, stdout=sink, stderr=subprocess.STDOUT, text=True))
         try:
             yield processes
@@ -175,3 +180,64 @@ def test_a_bot_process_stopping_mid_fan_out_leaves_the_rest_to_the_other(
     assert_each_message_sent_once_in_order(site, fake_telegram, chats)
     assert sum(sent_by_each(tmp_path, 2)) == len(fake_telegram.sent()) - len(
         fake_telegram.sent(ADMIN))
+
+
+def webhook_config(site: BotSite, folder: Path, port: int) -> Path:
+    """The site's config with a webhook on ``port`` (each process behind a load balancer
+    listens on its own address)."""
+    text = site.config.read_text(encoding="utf-8")
+    lines = [f'webhook_url = "http://127.0.0.1:{port}/nashra/hook"',
+             f'listen = "127.0.0.1:{port}"']
+    config = folder / f"webhook-{port}.toml"
+    config.write_text(text.replace("[telegram]\n", "\n".join(["[telegram]", *lines, ""]), 1),
+                      encoding="utf-8")
+    return config
+
+
+def post_update(port: int, update: dict[str, object], secret: str) -> int:
+    """What Telegram (through a load balancer) does: POST the update with the secret."""
+    response = httpx.post(f"http://127.0.0.1:{port}/nashra/hook", json=update, timeout=10,
+                          headers={"X-Telegram-Bot-Api-Secret-Token": secret}, trust_env=False)
+    return response.status_code
+
+
+def test_in_webhook_mode_every_bot_process_receives_updates(
+        tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
+        argos_package: Path, postgres_url: str) -> None:
+    site = make_bot_site(tmp_path, fake_telegram, feed_server, argos_package,
+                         database_url=postgres_url)
+    ports = [free_port(), free_port()]
+    configs = [webhook_config(site, tmp_path, port) for port in ports]
+    secret = derived_secret(fake_telegram.token)
+    with bot_processes(site, 2, tmp_path, configs) as processes:
+        for port in ports:
+            wait_until(lambda port=port: listening(port), lambda: "the webhook servers")
+        for n, port in enumerate(ports):
+            reader = READER + n
+            update = fake_telegram.message_update(reader, "/start")
+            assert post_update(port, update, "wrong-secret-0123456789") == 403
+            assert post_update(port, update, secret) == 200
+            fake_telegram.wait_for_messages(reader, 1, timeout=60)
+            assert len(fake_telegram.sent(reader)) == 1
+        # No process polls in webhook mode, leader or not.
+        assert fake_telegram.calls("getUpdates") == []
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            assert process.wait(timeout=60) == 0
+    logs = "".join((tmp_path / f"bot{n}.log").read_text() for n in range(2))
+    assert logs.count("this process now leads") == 1 and secret not in logs
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
