@@ -11,7 +11,7 @@ import pytest
 from support.offline_services import offline_services
 
 from bot.config import FeedConfig
-from bot.digests import ALERTS_PER_HOUR, queue_alerts
+from bot.digests import ALERTS_PER_HOUR, alert_new_articles, queue_alerts
 from bot.models import Article
 from bot.selection import ChatFilters, plan_digest
 from bot.store import Store
@@ -81,3 +81,18 @@ def test_exclude_words_and_excluded_sources_hold_alerts_back(svc: Services) -> N
     ids += store_articles(svc, ["Oil exports"], start=5)
     assert queue_alerts(svc, ids, NOW) == 1
     assert "/read_3" in alerts(svc)[0]
+
+
+def test_articles_any_process_stored_are_alerted_once_from_the_queue(svc: Services) -> None:
+    """A worker stores articles; the leading bot process alerts them from the store's alert
+    queue at its next tick, once: the queue is empty afterwards, and a second pass (the
+    other bot process leading next) queues nothing again."""
+    assert svc.store.add_chat_word(CHAT, "alert", "حكومة", NOW)
+    store_articles(svc, ["استقالة الحكومة بعد التصويت", "مباراة الليلة"])
+    assert svc.store.queued_alert_articles(10) == [1, 2]
+    assert alert_new_articles(svc, NOW) == 1
+    assert svc.store.queued_alert_articles(10) == []
+    assert alert_new_articles(svc, NOW) == 0
+    store_articles(svc, ["الحكومة تعلن خطة جديدة"], start=5)
+    assert alert_new_articles(svc, NOW + timedelta(minutes=1)) == 1
+    assert len(alerts(svc)) == 2
