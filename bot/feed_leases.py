@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -32,9 +33,11 @@ log = logging.getLogger(__name__)
 DEFAULT_LEASE = timedelta(minutes=10)
 
 
+@functools.cache
 def process_name() -> str:
-    """A name for this process in leases and claims: host, pid and a random part (a pid is
-    reused after a restart; a lease of the old process must not look like the new one's)."""
+    """This process's name in leases and claims (the same for all its refreshes and its
+    outbox): host, pid and a random part (a pid is reused after a restart; a lease of the
+    old process must not look like the new one's)."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
