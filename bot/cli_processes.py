@@ -33,8 +33,10 @@ def _require_postgres(ctx: click.Context, settings: Settings, command: str) -> N
 
 
 @main.command()
-@click.option("--name", default=None, help="This worker's name in feed leases "
-              "(default: host:pid:random).")
+@click.option("--name", default=None, help="This worker's name in feed leases (default: "
+              "host:pid:random, which lets a worker on the same machine take a dead one's "
+              "feeds at once; under another name they wait for the lease to pass). Give "
+              "each worker its own.")
 @click.pass_context
 def worker(ctx: click.Context, name: str | None) -> None:
     """Fetch, translate and store due feeds, beside any number of other workers and
