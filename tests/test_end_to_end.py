@@ -1,7 +1,8 @@
 """The whole pipeline from the command line: loopback feeds, the synthetic model, a real DB.
 
 `nashra fetch` against good and bad feeds, a second fetch that translates nothing, then
-`nashra digest`, `nashra search` and `nashra export` as a user would run them.
+`nashra digest`, `nashra search` and `nashra export` as a user would run them, on each
+store engine (``store_location``: SQLite, then PostgreSQL through ``storage.url``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from support.arabic_samples import (
     rss_with_content_encoded,
     summary_only_rss,
 )
+from support.bot_harness import postgres_url_of
 from support.feed_server import FeedServer
 
 from bot.cli import main
@@ -87,10 +89,14 @@ def _serve_bad_feeds(server: FeedServer) -> dict[str, str]:
 
 
 @pytest.fixture
-def site(feed_server: FeedServer, argos_package: Path, tmp_path: Path) -> Iterator[Site]:
+def site(feed_server: FeedServer, argos_package: Path, tmp_path: Path,
+         store_location: Path | str) -> Iterator[Site]:
+    """The feeds and a config; the store is SQLite in ``tmp_path`` or the PostgreSQL
+    database of ``store_location`` (the model folder stays beside ``storage.path``)."""
     feeds = {**_serve_good_feeds(feed_server), **_serve_bad_feeds(feed_server)}
     lines = [
         "[storage]", f'path = "{tmp_path / "data" / "nashra.db"}"',
+        f'url = "{postgres_url_of(store_location)}"',
         "[translation]", f'model = "{argos_package}"', "threads = 2",
         "[fetch]", "timeout_seconds = 1", "max_bytes = 200000", "min_text_chars = 300",
     ]
@@ -99,6 +105,8 @@ def site(feed_server: FeedServer, argos_package: Path, tmp_path: Path) -> Iterat
     config = tmp_path / "config.toml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     yield Site(feed_server, config, feeds["content"])
+    if postgres_url_of(store_location):  # everything went to PostgreSQL
+        assert not (tmp_path / "data" / "nashra.db").exists()
 
 
 def nashra(site: Site, *args: str) -> Result:

@@ -2,7 +2,8 @@
 event loop never asleep on a locked database, and a kill -9 losing at most one window.
 
 Waits are on events, gates and database state (polled from a second connection), never on
-how long something took: a deadline only turns a hang into a failure.
+how long something took: a deadline only turns a hang into a failure. Tests of the refresh run
+on both store engines (``store_location``); the locked-database one is SQLite's own.
 """
 
 from __future__ import annotations
@@ -17,23 +18,27 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
 import pytest
 from support.arabic_samples import ARTICLES, SampleArticle, rss_with_content_encoded
+from support.bot_harness import postgres_url_of
 from support.feed_server import FeedServer
 
 from bot import refresh_windows, textnorm
 from bot.analysis import STOPWORDS
 from bot.cli import ensure_model
 from bot.config import Settings, load_settings
+from bot.errors import StoreError
 from bot.fetch import Fetcher, FetchSettings
 from bot.models import FeedState, ModelInfo, Translation
 from bot.pipeline import FeedReport, RefreshReport, refresh
 from bot.store import Store, base
+from bot.store.base import ReadConnection
+from bot.store.connection import database_errors
 from bot.terms import stem
 from bot.translate import EngineSettings, TranslationCache, Translator
 
@@ -56,8 +61,12 @@ def marker(n: int, tag: str = "") -> str:
     return f"وذكر المراسل في تقريره رقم {n}{tag} أن التفاصيل الكاملة ستنشر لاحقا."
 
 
-def write_config(folder: Path, model: Path, feeds: dict[str, str], *extra: str) -> Path:
+def write_config(folder: Path, model: Path, feeds: dict[str, str], *extra: str,
+                 store_location: Path | str = "") -> Path:
+    """SQLite in ``folder``, or ``store_location``'s PostgreSQL database (``storage.url``;
+    the model folder stays beside ``storage.path``)."""
     lines = ["[storage]", f'path = "{folder / "nashra.db"}"',
+             f'url = "{postgres_url_of(store_location)}"',
              "[translation]", f'model = "{model}"', "threads = 1",
              "[fetch]", "timeout_seconds = 60", "max_entries = 100", *extra]
     for name, url in feeds.items():
@@ -72,7 +81,7 @@ def pipeline(settings: Settings, model: ModelInfo | None = None,
              translator_class: type[Translator] = Translator
              ) -> Iterator[tuple[Store, Translator]]:
     model = model or ensure_model(settings)
-    with Store(settings.database_path) as store:
+    with Store(settings.database) as store:
         translator = translator_class(model, EngineSettings(threads=1), store)
         try:
             yield store, translator
@@ -87,17 +96,20 @@ async def run(settings: Settings, store: Store, translator: Translator, *,
                              progress=progress)
 
 
-def query(path: Path, sql: str) -> list[tuple[object, ...]]:
-    """Read through a second connection, as another process would."""
-    db = sqlite3.connect(path)
+def query(location: Path | str, sql: str,
+          params: Mapping[str, object] | None = None) -> list[tuple[object, ...]]:
+    """Read through a second, read-only connection, as another process would: the SQLite
+    file or the PostgreSQL URL, ``:name`` parameters on both."""
+    reader = ReadConnection(location)
     try:
-        return db.execute(sql).fetchall()
+        with reader.use() as db:
+            return [tuple(row) for row in db.execute(sql, params or {}).fetchall()]
     finally:
-        db.close()
+        reader.close()
 
 
-def count(path: Path, where: str = "1") -> int:
-    return int(str(query(path, f"SELECT COUNT(*) FROM articles WHERE {where}")[0][0]))
+def count(location: Path | str, where: str = "1 = 1") -> int:
+    return int(str(query(location, f"SELECT COUNT(*) FROM articles WHERE {where}")[0][0]))
 
 
 async def until(condition: Callable[[], bool], task: asyncio.Task[RefreshReport]) -> None:
@@ -110,7 +122,8 @@ async def until(condition: Callable[[], bool], task: asyncio.Task[RefreshReport]
 
 
 def test_a_fast_feed_is_stored_while_a_slow_feed_holds_the_refresh_open(
-        feed_server: FeedServer, argos_package: Path, tmp_path: Path) -> None:
+        feed_server: FeedServer, argos_package: Path, tmp_path: Path,
+        store_location: Path | str) -> None:
     gate = threading.Event()
     fast, slow = stories(4, "f"), stories(3, "s")
     base_url = feed_server.base_url
@@ -118,15 +131,15 @@ def test_a_fast_feed_is_stored_while_a_slow_feed_holds_the_refresh_open(
                                      headers=RSS),
              "slow": feed_server.add_gated("/slow.xml", rss_with_content_encoded(slow, base_url),
                                            gate, headers=RSS)}
-    settings = load_settings(str(write_config(tmp_path, argos_package, feeds)))
-    db = settings.database_path
+    settings = load_settings(str(write_config(tmp_path, argos_package, feeds,
+                                              store_location=store_location)))
+    db = settings.database
 
     async def scenario() -> RefreshReport:
-        with pipeline(settings) as (store, translator):
+        with pipeline(settings) as (store, translator):  # the database exists from here on
             task = asyncio.create_task(run(settings, store, translator))
             try:
-                await until(lambda: db.exists() and count(db, "title_translated != ''") == 4,
-                            task)
+                await until(lambda: count(db, "title_translated != ''") == 4, task)
                 assert not task.done()
                 assert feed_server.requests_for("/slow.xml")  # held at the gate
                 assert query(db, "SELECT last_fetched FROM feeds WHERE name = 'slow'") == [
@@ -182,7 +195,7 @@ class CountingTranslator(Translator):
 
 def test_many_articles_go_through_several_bounded_windows(
         feed_server: FeedServer, argos_package: Path, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, store_location: Path | str) -> None:
     monkeypatch.setattr(refresh_windows, "WINDOW_CHARS", 2500)
     items = stories(12)
     base_url = feed_server.base_url
@@ -190,7 +203,8 @@ def test_many_articles_go_through_several_bounded_windows(
                                     headers=RSS),
              "two": feed_server.add("/two.xml", rss_with_content_encoded(items[7:], base_url),
                                     headers=RSS)}
-    settings = load_settings(str(write_config(tmp_path, argos_package, feeds)))
+    settings = load_settings(str(write_config(tmp_path, argos_package, feeds,
+                                              store_location=store_location)))
     with pipeline(settings, translator_class=CountingTranslator) as (store, translator):
         report = asyncio.run(run(settings, store, translator))
         assert isinstance(translator, CountingTranslator)
@@ -200,12 +214,12 @@ def test_many_articles_go_through_several_bounded_windows(
     assert all(chars <= max(2500, longest) for chars in calls), calls
     assert report.new_articles == 12 and report.failed_feeds == 0
     assert sorted(report.new_article_ids) == [row[0] for row in query(
-        settings.database_path, "SELECT id FROM articles ORDER BY id")]
+        settings.database, "SELECT id FROM articles ORDER BY id")]
 
 
 def test_a_failing_model_stores_untranslated_and_a_later_refresh_translates(
         feed_server: FeedServer, argos_package: Path, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, store_location: Path | str) -> None:
     monkeypatch.setattr(refresh_windows, "WINDOW_CHARS", 2500)
     monkeypatch.setattr(refresh_windows, "RETRY_LIMIT", 4)
     items = stories(7)
@@ -215,8 +229,9 @@ def test_a_failing_model_stores_untranslated_and_a_later_refresh_translates(
              "two": feed_server.add("/two.xml", rss_with_content_encoded(items[3:], base_url),
                                     headers=RSS),
              "gone": feed_server.url("/gone.xml")}
-    settings = load_settings(str(write_config(tmp_path, argos_package, feeds)))
-    db = settings.database_path
+    settings = load_settings(str(write_config(tmp_path, argos_package, feeds,
+                                              store_location=store_location)))
+    db = settings.database
     model = ensure_model(settings)
     vanished = dataclasses.replace(model, path=str(tmp_path / "vanished"))  # same model id
 
@@ -244,10 +259,15 @@ def test_a_failing_model_stores_untranslated_and_a_later_refresh_translates(
     word = max((w for w in re.findall(r"[A-Za-z]{3,}", title) if w.lower() not in STOPWORDS),
                key=len)
     # The search index has the translation, as written and as stems, filled in later.
-    exact = query(db, "SELECT COUNT(*) FROM search_index "
-                      f"WHERE search_index MATCH 'title_en : \"{word}\"'")
-    stems = query(db, "SELECT COUNT(*) FROM search_index "
-                      f"WHERE search_index MATCH 'title_stems : \"{stem(word.lower())}\"'")
+    if postgres_url_of(store_location):  # the article row's tsvectors; titles weigh A
+        hits = "SELECT COUNT(*) FROM articles WHERE {} @@ to_tsquery('simple', :q)"
+        exact = query(db, hits.format("search_exact"), {"q": f"{word.lower()}:A"})
+        stems = query(db, hits.format("search_stems"), {"q": f"{stem(word.lower())}:A"})
+    else:  # the FTS5 table's title columns
+        exact = query(db, "SELECT COUNT(*) FROM search_index "
+                          f"WHERE search_index MATCH 'title_en : \"{word}\"'")
+        stems = query(db, "SELECT COUNT(*) FROM search_index "
+                          f"WHERE search_index MATCH 'title_stems : \"{stem(word.lower())}\"'")
     assert int(str(exact[0][0])) >= 1 and int(str(stems[0][0])) >= 1
 
 
@@ -264,6 +284,8 @@ class _Seen(logging.Handler):
 def test_a_locked_database_is_waited_for_off_the_event_loop(
         feed_server: FeedServer, argos_package: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """SQLite only: a whole-database write lock (BEGIN IMMEDIATE) and the store's retries on
+    it; PostgreSQL locks rows, and the store has no lock to wait for there."""
     monkeypatch.setattr(refresh_windows, "LOCK_RETRY_DELAYS", (0.02,) * 3000)
     caplog.set_level(logging.INFO, logger="bot.refresh_windows")
     feeds = {"one": feed_server.add("/one.xml", rss_with_content_encoded(
@@ -342,14 +364,18 @@ def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str]) -> N
         time.sleep(0.01)
 
 
-def translated_markers(path: Path, items: Sequence[SampleArticle]) -> int:
+def translated_markers(location: Path | str, items: Sequence[SampleArticle]) -> int:
     """Articles whose own sentence is in the translation cache: translated, stored or not."""
-    cached = {row[0] for row in query(path, "SELECT source FROM translation_cache")}
+    cached = {row[0] for row in query(location, "SELECT source FROM translation_cache")}
     return sum(textnorm.normalize_sentence(marker(n)) in cached for n in range(len(items)))
 
 
 def test_kill_9_during_a_multi_window_fetch_loses_at_most_one_window(
-        feed_server: FeedServer, argos_package: Path, tmp_path: Path) -> None:
+        feed_server: FeedServer, argos_package: Path, tmp_path: Path,
+        store_location: Path | str) -> None:
+    """Nothing half-stored, at most one window's work lost, and the next run completes. The
+    SQLite file must also pass PRAGMA integrity_check; in PostgreSQL the server rolls the
+    killed client's transaction back, and every stored article has its search vectors."""
     items = stories(30)
     gate = threading.Event()
     base_url = feed_server.base_url
@@ -357,20 +383,24 @@ def test_kill_9_during_a_multi_window_fetch_loses_at_most_one_window(
                                     headers=RSS),
              "held": feed_server.add_gated("/held.xml", rss_with_content_encoded(
                  stories(2, "h"), base_url), gate, headers=RSS)}
-    config = write_config(tmp_path, argos_package, feeds)
-    db = tmp_path / "nashra.db"
+    config = write_config(tmp_path, argos_package, feeds, store_location=store_location)
+    db = postgres_url_of(store_location) or tmp_path / "nashra.db"
     per_window = WINDOW // min(len(a.title) + len(a.text) for a in items) + 1
 
     process = fetch_process(config)
     try:
-        wait_for(lambda: db.exists() and _has_articles(db), process)
+        wait_for(lambda: _has_articles(db), process)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     stored = count(db)
     assert stored > 0
     assert translated_markers(db, items) - stored <= per_window
-    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+    if isinstance(db, Path):
+        assert query(db, "PRAGMA integrity_check") == [("ok",)]
+    else:
+        assert count(db, "search_exact IS NULL OR search_stems IS NULL") == 0
+        assert not (tmp_path / "nashra.db").exists()  # the run used PostgreSQL only
     assert count(db, "title_translated = '' OR lead = '' OR model = ''") == 0
 
     gate.set()
@@ -383,9 +413,13 @@ def test_kill_9_during_a_multi_window_fetch_loses_at_most_one_window(
     assert count(db, "title_translated = '' OR lead = '' OR model = ''") == 0
 
 
-def _has_articles(db: Path) -> bool:
+def _has_articles(db: Path | str) -> bool:
+    if isinstance(db, Path) and not db.exists():
+        return False
     try:
         return count(db) > 0
-    except sqlite3.OperationalError:  # the schema is not there yet
-        return False
+    except Exception as exc:  # the schema is not there yet (psycopg's errors once imported)
+        if isinstance(exc, (StoreError, *database_errors())):
+            return False
+        raise
 

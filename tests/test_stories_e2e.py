@@ -3,7 +3,8 @@
 Three outlets tell one parliament vote in their own words; other feeds carry another vote of
 the same parliament a day later, an earthquake told by two outlets and one told by another
 outlet a day later. The translation model is the synthetic random-weight one: its output is
-gibberish, so stories can only come from the Arabic originals.
+gibberish, so stories can only come from the Arabic originals. Each test runs on both store
+engines (``store_location``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from support.arabic_samples import SampleArticle, rss_with_content_encoded
+from support.bot_harness import postgres_url_of
 from support.feed_server import FeedServer
 from support.story_samples import SAMPLES, StorySample
 
@@ -49,9 +51,12 @@ def _as_item(story: StorySample, published: datetime) -> SampleArticle:
     return SampleArticle(slug, "أخبار", story.title, tuple(story.text.split("\n\n")), published)
 
 
-def _config(tmp_path: Path, argos_package: Path, feeds: dict[str, str]) -> Path:
+def _config(tmp_path: Path, argos_package: Path, feeds: dict[str, str],
+            store_location: Path | str) -> Path:
+    """SQLite in ``tmp_path``, or ``store_location``'s PostgreSQL database (``storage.url``)."""
     lines = [
         "[storage]", f'path = "{tmp_path / "data" / "nashra.db"}"',
+        f'url = "{postgres_url_of(store_location)}"',
         "[translation]", f'model = "{argos_package}"', "threads = 2",
         "[fetch]", "timeout_seconds = 5", "min_text_chars = 50",
         "[stories]", "window_hours = 48",
@@ -81,9 +86,10 @@ def _stories(records: Sequence[dict[str, object]]) -> dict[str, object]:
 
 
 def test_fetch_groups_one_event_across_feeds_and_export_shares_its_story(
-        feed_server: FeedServer, argos_package: Path, tmp_path: Path) -> None:
+        feed_server: FeedServer, argos_package: Path, tmp_path: Path,
+        store_location: Path | str) -> None:
     now = datetime.now(UTC)
-    config = _config(tmp_path, argos_package, _serve(feed_server, now))
+    config = _config(tmp_path, argos_package, _serve(feed_server, now), store_location)
     assert "9 new articles" in _nashra(config, "fetch")
     records = [json.loads(line) for line in _nashra(config, "export").splitlines()]
     story = _stories(records)
@@ -117,7 +123,7 @@ def test_fetch_groups_one_event_across_feeds_and_export_shares_its_story(
 @pytest.mark.parametrize("failure", [RuntimeError("bug"), "store"])
 def test_a_failure_in_stories_never_loses_the_stored_articles(
         feed_server: FeedServer, argos_package: Path, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch, failure: object) -> None:
+        monkeypatch: pytest.MonkeyPatch, failure: object, store_location: Path | str) -> None:
     from bot.errors import StoreError
     from bot.stories import StoryAssigner
 
@@ -126,7 +132,7 @@ def test_a_failure_in_stories_never_loses_the_stored_articles(
 
     monkeypatch.setattr(StoryAssigner, "assign", broken)
     now = datetime.now(UTC)
-    config = _config(tmp_path, argos_package, _serve(feed_server, now))
+    config = _config(tmp_path, argos_package, _serve(feed_server, now), store_location)
     output = CliRunner().invoke(main, ["--config", str(config), "fetch"])
     assert "9 new articles" in output.stdout, output.output
     if failure == "store":
