@@ -20,6 +20,7 @@ from bot.errors import ConfigError
 from bot.fetch import FetchSettings
 from bot.models import ModelInfo
 from bot.telegram import app
+from bot.telegram.services import ALL_IN_ONE
 from bot.translate import EngineSettings
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
@@ -157,7 +158,7 @@ def test_the_cli_and_the_bot_build_the_same_stage_settings(
     monkeypatch.setattr(app, "Store", lambda _path: object())
     from_cli = _stage_settings(monkeypatch, cli, lambda: cli._run_fetch(settings, False))
     from_bot = _stage_settings(monkeypatch, app,
-                               lambda: asyncio.run(app._open(None, settings, model)))
+                               lambda: asyncio.run(app._open(None, settings, model, ALL_IN_ONE)))
     assert from_cli == from_bot == (
         FetchSettings(timeout_seconds=7.5, max_bytes=1234, concurrency=3, per_host=1,
                       user_agent="Tester/1"),
