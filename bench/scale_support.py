@@ -504,3 +504,119 @@ def percentile(values: Sequence[float], share: float) -> float:
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered) + 0.5) - 1))]
+
+
+# -- bench/scale_pg.py: the same checks on SQLite or PostgreSQL, and processes watched ---------
+
+
+class DatabaseReader:
+    """Read-only queries from the bench process on an SQLite file or a PostgreSQL URL, with
+    ``?`` placeholders; one connection, autocommit (each query sees the latest commits).
+    ``value`` answers None while the database or its tables do not exist yet."""
+
+    def __init__(self, location: Path | str) -> None:
+        self.location = location
+        self.postgres = str(location).startswith(("postgresql://", "postgres://"))
+        self._db: Any = None
+
+    def _connect(self) -> Any:
+        if self._db is None:
+            if self.postgres:
+                import psycopg
+
+                self._db = psycopg.connect(str(self.location), autocommit=True)
+            else:
+                self._db = sqlite3.connect(f"file:{self.location}?mode=ro", uri=True,
+                                           timeout=5)
+        return self._db
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if self.postgres:
+            sql = sql.replace("?", "%s")
+        return list(self._connect().execute(sql, tuple(params)).fetchall())
+
+    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+        if self.postgres:
+            import psycopg
+
+            errors = (psycopg.Error,)
+        try:
+            found = self.rows(sql, params)
+        except errors:
+            self.close()   # not created yet (or locked): a new connection next time
+            return None
+        return found[0][0] if found else None
+
+    def close(self) -> None:
+        if self._db is not None:
+            import contextlib
+
+            with contextlib.suppress(Exception):   # a broken connection is closed enough
+                self._db.close()
+            self._db = None
+
+    def __enter__(self) -> DatabaseReader:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def outbox_state_at(location: Path | str, due_text: str) -> tuple[int, int, int]:
+    """:func:`outbox_state` on an SQLite file or a PostgreSQL URL."""
+    with DatabaseReader(location) as db:
+        due = db.rows("SELECT COUNT(*) FROM chats WHERE subscribed = 1 AND next_due_at <= ?",
+                      (due_text,))[0][0]
+        waiting = db.rows("SELECT COUNT(*) FROM outbox WHERE status IN "
+                          "('pending', 'sending')")[0][0]
+        digests = db.rows("SELECT COUNT(*) FROM outbox WHERE kind = 'digest'")[0][0]
+    return int(due), int(waiting), int(digests)
+
+
+def delivered_once_at(location: Path | str, chats: Sequence[int],
+                      stamps: Sequence[tuple[int, int, float]]) -> dict[str, int]:
+    """:func:`delivered_once` on an SQLite file or a PostgreSQL URL."""
+    with DatabaseReader(location) as db:
+        rows = db.rows("SELECT chat_id, status, telegram_message_id FROM outbox "
+                       "WHERE kind = 'digest'")
+    wanted = set(chats)
+    at_fake: dict[int, list[int]] = {}
+    for chat, message, _ in stamps:
+        if chat in wanted:
+            at_fake.setdefault(chat, []).append(message)
+    in_outbox: dict[int, list[int]] = {}
+    not_sent = 0
+    for chat, status, message in rows:
+        in_outbox.setdefault(int(chat), []).append(message)
+        not_sent += status != "sent"
+    mismatched = sum(1 for chat in wanted
+                     if sorted(at_fake.get(chat, [])) != sorted(in_outbox.get(chat, [])))
+    duplicates = sum(len(v) - len(set(v)) for v in at_fake.values())
+    return {"outbox_rows": len(rows), "fake_messages": sum(map(len, at_fake.values())),
+            "chats_without_digest": sum(1 for chat in wanted if not in_outbox.get(chat)),
+            "chats_mismatched": mismatched, "not_sent": not_sent, "duplicates": duplicates}
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a running process (/proc/PID/stat), its threads included."""
+    import os
+
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine so far (/proc/stat), for a busy share."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)   # idle + iowait
+    total = sum(values[:8])   # guest time is already counted in user
+    return total - idle, total
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of all cores' time spent busy between two machine_jiffies() readings."""
+    return (after[0] - before[0]) / max(1, after[1] - before[1])

@@ -111,6 +111,38 @@ def test_replies_get_the_next_turn_before_queued_bulk_sends() -> None:
     assert sorted(order) == sorted([f"bulk{n}" for n in range(6)] + ["reply"])
 
 
+def test_a_bulk_share_spaces_bulk_sends_but_never_holds_a_reply() -> None:
+    """A stand-by `nashra bot` delivers at a share of the bot's rate: its bulk sends are
+    spaced by overall/share; a reply to a reader still gets the next overall turn."""
+    sent: list[tuple[str, float]] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        limiter = TelegramLimits(Limits(overall=10, period=1.0, margin=0.0))
+        await limiter.initialize()
+        limiter.set_bulk_share(0.25)   # 2.5 a second: one every 0.4 s
+
+        async def send(name: str, chat: int, kind: str | None) -> None:
+            async def call() -> bool:
+                sent.append((name, loop.time()))
+                return True
+            await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": chat},
+                                          kind)
+
+        bulk = [asyncio.create_task(send(f"bulk{n}", 100 + n, BULK)) for n in range(4)]
+        await asyncio.sleep(0.05)
+        started = loop.time()
+        await send("reply", 7, None)
+        assert loop.time() - started < 0.4   # not behind the bulk share's pace
+        await asyncio.gather(*bulk)
+        limiter.set_bulk_share(1.0)   # leading again: the whole rate
+
+    run(scenario())
+    times = [at for name, at in sent if name.startswith("bulk")]
+    assert len(times) == 4
+    assert all(b - a >= 0.4 - 0.01 for a, b in itertools.pairwise(times))
+
+
 def test_lookups_are_never_held() -> None:
     async def scenario() -> list[str]:
         limiter = TelegramLimits(Limits(overall=1, period=60.0))

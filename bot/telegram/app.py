@@ -226,7 +226,7 @@ def run_telegram_side(settings: Settings, model: ModelInfo) -> None:
     """`nashra bot`: updates, scheduling (when leading) and delivery, no refreshes, until
     SIGINT/SIGTERM. Webhook mode: every process receives updates; polling: the leader."""
     hook = _webhook(settings)
-    role = Role(refreshes=False, polls_when_leading=hook is None)
+    role = Role(refreshes=False, polls_when_leading=hook is None, shares_delivery=True)
     app = build_application(settings, model, role)
     with start_up_failures(hook):
         asyncio.run(_serve(app, hook))

@@ -52,7 +52,7 @@ from bot.store import Store
 from bot.store.chats import PENDING
 from bot.telegram.claims import ChatClaims
 from bot.telegram.lanes import FloodWatch, Lanes
-from bot.telegram.limits import BULK, TelegramLimits, retry_seconds
+from bot.telegram.limits import BULK, BulkStopped, TelegramLimits, retry_seconds
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -125,6 +125,7 @@ class Outbox:
         self._failing_records = 0
         self._last_forget: datetime | None = None
         self._lanes = Lanes(lanes)
+        self._max_lanes = lanes
         self._claims = ChatClaims(store, owner or process_name(), clock)
         self.sent = 0   # messages Telegram accepted from this process since it started
         self._last_rescan = clock()
@@ -135,11 +136,24 @@ class Outbox:
 
     def start(self) -> None:
         self._stopping = False
+        if (limiter := self._limiter()) is not None:
+            limiter.stop_bulk(False)
         self._task = asyncio.create_task(self._run(), name="nashra-outbox")
         self.notify()
 
     def notify(self) -> None:
         self._wake.set()
+
+    def set_share(self, share: float) -> None:
+        """Deliver at ``share`` of Telegram's overall rate, with as few chats in flight (a
+        stand-by beside a leader: it takes few chats, so none waits long behind it)."""
+        self._lanes.limit = max(1, round(self._max_lanes * share))
+        if (limiter := self._limiter()) is not None:
+            limiter.set_bulk_share(share)
+
+    def _limiter(self) -> TelegramLimits | None:
+        limiter = getattr(self._bot, "rate_limiter", None)
+        return limiter if isinstance(limiter, TelegramLimits) else None
 
     async def stop(self) -> None:
         """Stop between messages. Sends in progress are first answered and recorded (for up
@@ -148,6 +162,8 @@ class Outbox:
         if self._task is None and not self._lane_tasks:
             return
         self._stopping = True
+        if (limiter := self._limiter()) is not None:
+            limiter.stop_bulk()   # sends still waiting for a turn go back to pending
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._settled.wait(), STOP_GRACE_SECONDS)
         for tasks in (list(self._lane_tasks.values()), [self._task] if self._task else []):
@@ -274,6 +290,8 @@ class Outbox:
             await self._record(f"message {message.id} as sent (Telegram id {sent.message_id})",
                                lambda: self._store.mark_sent(message.id, sent.message_id,
                                                              accepted))
+        except BulkStopped:   # never sent; _send put it back to pending
+            return False
         except TelegramError as exc:
             settled = self._settle()  # a stop need not wait through a 429 or a back-off
             return await self._rejected(message, exc)
@@ -364,8 +382,7 @@ class Outbox:
         the whole bot's flood wait and every lane (and the rate limiter) pauses too."""
         if self._flood.told(chat_id, wait):
             log.warning("Telegram flood wait of %.0fs for the whole bot", wait)
-            limiter = getattr(self._bot, "rate_limiter", None)
-            if isinstance(limiter, TelegramLimits):
+            if (limiter := self._limiter()) is not None:
                 limiter.pause(wait)
         else:
             log.warning("Telegram asked to wait %.0fs for chat %s", wait, chat_id)

@@ -12,7 +12,10 @@ Every message the bot sends (replies, digests, alerts, edits) goes through one
   but they count towards their chat's pace: a reader's /search is answered at once during a
   10,000-chat fan-out. When Telegram does refuse one (two commands within a second), the
   reply waits as told and is sent again, up to ``REPLY_RETRIES`` times;
-- ``pause(seconds)`` holds every send (a flood wait that is not about one chat).
+- ``pause(seconds)`` holds every send (a flood wait that is not about one chat);
+- ``set_bulk_share(share)``: bulk sends use only this share of the overall rate, when
+  several bot processes deliver for one bot (Telegram's limits are the bot's, not a
+  process's): the leader most of it, a stand-by a little (its own /digest is not held).
 
 The windows carry a small margin: a request reaches Telegram a little after it is let
 through, and being a few percent under the limit costs less than a 429.
@@ -45,6 +48,10 @@ REPLY_MAX_WAIT = 10.0  # seconds; a longer flood wait is not worth a reader's wa
 JSONResult = Any
 
 
+class BulkStopped(Exception):
+    """A bulk send let through after the outbox began to stop: it was never sent."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Telegram's published limits, with the margin we keep under them."""
@@ -63,6 +70,7 @@ class _Overall:
     served by priority, then first come first served."""
 
     def __init__(self, interval: float, clock: Callable[[], float]) -> None:
+        self.interval = interval
         self._interval = interval
         self._clock = clock
         self._next = 0.0  # earliest time of the next grant
@@ -113,6 +121,8 @@ class TelegramLimits(BaseRateLimiter[str]):
         self.limits = limits or Limits()
         self._clock = clock
         self._overall: _Overall | None = None
+        self._bulk: _Overall | None = None   # the bulk share's own pace (None: all of it)
+        self._bulk_stopped = False
         self._chats: dict[str, _ChatPace] = {}
         self._calls = 0
 
@@ -127,6 +137,21 @@ class TelegramLimits(BaseRateLimiter[str]):
         if self._overall is None:
             self._overall = self._make_overall()
         self._overall.pause(seconds)
+
+    def stop_bulk(self, stopped: bool = True) -> None:
+        """From now on, a bulk send whose turn comes raises BulkStopped instead of going
+        out (a stopping outbox: what waits here was not sent, so it is simply pending)."""
+        self._bulk_stopped = stopped
+
+    def set_bulk_share(self, share: float) -> None:
+        """Let bulk sends use ``share`` (0–1] of the overall rate; 1 lifts the restriction."""
+        if share >= 1.0:
+            self._bulk = None
+            return
+        limits = self.limits
+        interval = limits.period * (1.0 + limits.margin) / (limits.overall * share)
+        if self._bulk is None or abs(self._bulk.interval - interval) > 1e-9:
+            self._bulk = _Overall(interval, self._now)
 
     async def process_request(
             self, callback: Callable[..., Coroutine[Any, Any, JSONResult]], args: Any,
@@ -148,7 +173,11 @@ class TelegramLimits(BaseRateLimiter[str]):
             return await self._reply(callback, args, kwargs, pace)
         async with pace.lock:
             await self._chat_turn(key, pace)
+            if self._bulk is not None:
+                await self._bulk.turn(BACKGROUND)
             await self._turn(priority)
+            if self._bulk_stopped:
+                raise BulkStopped
             pace.sent.append(self._now())
         return await callback(*args, **kwargs)
 

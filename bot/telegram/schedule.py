@@ -40,6 +40,10 @@ TICK_ENV = "NASHRA_DIGEST_TICK_SECONDS"
 # that finds the previous one still serving (10,000 chats take longer than a tick) returns at
 # once; two instances are allowed so that APScheduler does not log each such turn as skipped.
 TICK_JOB = {"max_instances": 2, "coalesce": True, "misfire_grace_time": None}
+# Telegram's rate (30 messages a second) is the bot's: with `nashra bot` processes the
+# leader delivers at this share of it and a stand-by at the rest. A stand-by's share is
+# small but not nothing, so a /digest it answers is not held until the leader's next tick.
+LEADER_SHARE = 0.9
 TIDY_EVERY = timedelta(days=1)
 FIRST_TIDY = timedelta(hours=1)
 
@@ -124,6 +128,8 @@ async def lead(app: Application[Any, Any, Any, Any, Any, Any], svc: Services) ->
     """Whether this process leads (schedules) now. A `nashra bot` process in polling mode
     polls while it leads and stops when it no longer does."""
     leading = svc.leader.held() if svc.leader is not None else True
+    if svc.role.shares_delivery:
+        svc.outbox.set_share(LEADER_SHARE if leading else 1.0 - LEADER_SHARE)
     updater = app.updater
     if svc.role.polls_when_leading and updater is not None and not svc.stopping:
         if leading and not updater.running:

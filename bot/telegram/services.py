@@ -33,10 +33,12 @@ class Role:
 
     refreshes: bool = True
     polls_when_leading: bool = False
+    # Several `nashra bot` processes deliver for one bot: Telegram's rate is shared out.
+    shares_delivery: bool = False
 
 
 ALL_IN_ONE = Role()
-TELEGRAM_ONLY = Role(refreshes=False, polls_when_leading=True)
+TELEGRAM_ONLY = Role(refreshes=False, polls_when_leading=True, shares_delivery=True)
 
 
 @dataclass
