@@ -120,16 +120,22 @@ def run(ctx: click.Context) -> None:
     SIGTERM; pending digest messages are resumed at the next start.
     """
     settings = _settings(ctx)
+    model = telegram_start(ctx, settings)
+    from bot.telegram.app import run as run_bot  # the bot's imports are only needed here
+
+    run_bot(settings, model)
+
+
+def telegram_start(ctx: click.Context, settings: Settings) -> ModelInfo:
+    """What a command talking to Telegram checks first: a token (protected from now on),
+    INFO logs, the model."""
     if not settings.telegram.token:
         click.echo("config: telegram.token is empty; set $NASHRA_TELEGRAM_TOKEN "
                    "(or telegram.token in the config file)", err=True)
         ctx.exit(EXIT_CONFIG)
     console.protect_secret(settings.telegram.token)
     logging.getLogger("bot").setLevel(logging.INFO)
-    model = _guard(ctx, lambda: ensure_model(settings))
-    from bot.telegram.app import run as run_bot  # the bot's imports are only needed here
-
-    run_bot(settings, model)
+    return _guard(ctx, lambda: ensure_model(settings))
 
 
 # fetch ----------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import logging
 import click
 
 from bot import console
-from bot.cli import EXIT_CONFIG, _guard, _settings, ensure_model, main
+from bot.cli import EXIT_CONFIG, _guard, _settings, ensure_model, main, telegram_start
 from bot.config import Settings
 from bot.dburl import is_postgres
 from bot.feed_leases import process_name
@@ -66,13 +66,7 @@ def bot_command(ctx: click.Context) -> None:
     leader stops, the other takes over within a digest tick."""
     settings = _settings(ctx)
     _require_postgres(ctx, settings, "bot")
-    if not settings.telegram.token:
-        click.echo("config: telegram.token is empty; set $NASHRA_TELEGRAM_TOKEN "
-                   "(or telegram.token in the config file)", err=True)
-        ctx.exit(EXIT_CONFIG)
-    console.protect_secret(settings.telegram.token)
-    logging.getLogger("bot").setLevel(logging.INFO)
-    model = _guard(ctx, lambda: ensure_model(settings))
+    model = telegram_start(ctx, settings)
     from bot.telegram.app import run_telegram_side  # the bot's imports are only needed here
 
     run_telegram_side(settings, model)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from support.bot_harness import ADMIN, READER, BotSite, article_variants, make_bot_site
 from support.fake_telegram import FakeTelegram
 from support.feed_server import FeedServer
@@ -111,6 +112,16 @@ def sent_by_each(log_dir: Path, count: int) -> list[int]:
     return counts
 
 
+@pytest.fixture
+def fan_out(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
+            argos_package: Path, postgres_url: str) -> tuple[BotSite, list[int]]:
+    """A PostgreSQL site with articles and CHATS chats whose digest is due."""
+    site = make_bot_site(tmp_path, fake_telegram, feed_server, argos_package,
+                         articles=article_variants(3), database_url=postgres_url)
+    with site.store() as store:
+        return site, subscribe_due(store, fake_telegram, CHATS)
+
+
 def leader(log_dir: Path) -> int | None:
     """The process that logged taking the leader lock first, if any did yet."""
     for n in range(2):
@@ -120,12 +131,9 @@ def leader(log_dir: Path) -> int | None:
 
 
 def test_two_bot_processes_send_every_message_once(
-        tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
-        argos_package: Path, postgres_url: str) -> None:
-    site = make_bot_site(tmp_path, fake_telegram, feed_server, argos_package,
-                         articles=article_variants(3), database_url=postgres_url)
-    with site.store() as store:
-        chats = subscribe_due(store, fake_telegram, CHATS)
+        fan_out: tuple[BotSite, list[int]], tmp_path: Path, fake_telegram: FakeTelegram,
+        postgres_url: str) -> None:
+    site, chats = fan_out
     with bot_processes(site, 2, tmp_path) as processes:
         wait_until(lambda: set(counts := outbox_counts(site)) == {SENT}
                    and counts[SENT] >= CHATS,
@@ -151,12 +159,9 @@ def test_two_bot_processes_send_every_message_once(
 
 
 def test_a_bot_process_stopping_mid_fan_out_leaves_the_rest_to_the_other(
-        tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
-        argos_package: Path, postgres_url: str) -> None:
-    site = make_bot_site(tmp_path, fake_telegram, feed_server, argos_package,
-                         articles=article_variants(3), database_url=postgres_url)
-    with site.store() as store:
-        chats = subscribe_due(store, fake_telegram, CHATS)
+        fan_out: tuple[BotSite, list[int]], tmp_path: Path,
+        fake_telegram: FakeTelegram) -> None:
+    site, chats = fan_out
     # Telegram's real pace (30 messages a second overall) keeps the fan-out going long
     # enough to stop a process in the middle of it.
     fake_telegram.enforce_limits()
