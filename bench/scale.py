@@ -4,6 +4,7 @@
     uv run --locked python bench/scale.py --quick         # small smoke sizes
     uv run --locked python bench/scale.py --sections 1,3  # some sections only
     uv run --locked python bench/scale.py --sections 4 --chats 300
+    uv run --locked python bench/scale.py --postgres      # the PostgreSQL column (scale_pg.py)
 
 1. 304 refresh: N loopback feeds (default 10,000, and 1,000 for the curve) of one short
    item each (--items) on a lean asyncio server (bench/scale_support.py) spread over 100
@@ -561,6 +562,11 @@ CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["--postgres"]:   # the PostgreSQL column: bench/scale_pg.py
+        import scale_pg
+
+        scale_pg.main(argv[1:])
+        return
     if argv[:1] == [CHILD]:
         import json
 
