@@ -10,29 +10,26 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Coroutine
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from support.bot_harness import (
     READER,
-    SCENARIO_LIMITER_LIMIT,
     BotSite,
     bot_process,
     make_bot_site,
+    running_bot,
 )
 from support.fake_telegram import FakeTelegram
 from support.feed_server import FeedServer
 from telegram import Update
 from telegram.error import Conflict
 
-from bot.cli import ensure_model
 from bot.config import Settings, TelegramSettings, load_settings, settings_from_mapping
 from bot.errors import ConfigError
-from bot.telegram.app import build_application
-from bot.telegram.ratelimit import LIMITER_KEY, RateLimiter
 from bot.telegram.services import NashraApp
 from bot.telegram.webhook import (
     WebhookSettings,
@@ -223,27 +220,10 @@ def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
                         free_port())
 
 
-@asynccontextmanager
-async def receiving(site: BotSite, hook: WebhookSettings | None) -> AsyncIterator[NashraApp]:
+def receiving(site: BotSite,
+              hook: WebhookSettings | None) -> AbstractAsyncContextManager[NashraApp]:
     """The application started as `nashra run` starts it, receiving by ``start_updates``."""
-    app = build_application(site.settings, ensure_model(site.settings))
-    app.bot_data[LIMITER_KEY] = RateLimiter(limit=SCENARIO_LIMITER_LIMIT)
-    await app.initialize()
-    if app.post_init:
-        await app.post_init(app)
-    assert app.updater is not None
-    await start_updates(app, hook, bootstrap_retries=0)
-    await app.start()
-    try:
-        yield app
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        if app.post_stop:
-            await app.post_stop(app)
-        await app.shutdown()
-        if app.post_shutdown:
-            await app.post_shutdown(app)
+    return running_bot(site, receive=lambda app: start_updates(app, hook, bootstrap_retries=0))
 
 
 def test_start_updates_by_webhook_then_back_to_long_polling(site: BotSite) -> None:

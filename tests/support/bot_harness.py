@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,9 +86,11 @@ SCENARIO_LIMITER_LIMIT = 1_000_000
 
 
 @asynccontextmanager
-async def running_bot(site: BotSite, *,
-                      rate_limiter: RateLimiter | None = None) -> AsyncIterator[NashraApp]:
-    """The application as `nashra run` starts it: post_init, polling, then a clean stop.
+async def running_bot(site: BotSite, *, rate_limiter: RateLimiter | None = None,
+                      receive: Callable[[NashraApp], Awaitable[None]] | None = None,
+                      ) -> AsyncIterator[NashraApp]:
+    """The application as `nashra run` starts it: post_init, polling (or ``receive``, e.g.
+    a webhook), then a clean stop.
 
     The per-chat command rate limit is lifted (``SCENARIO_LIMITER_LIMIT``) unless
     ``rate_limiter`` is given, e.g. ``RateLimiter()`` for the production limit.
@@ -99,7 +101,10 @@ async def running_bot(site: BotSite, *,
     if app.post_init:
         await app.post_init(app)
     assert app.updater is not None
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    if receive is None:
+        await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    else:
+        await receive(app)
     await app.start()
     try:
         yield app
