@@ -465,28 +465,7 @@ def outbox_state(database: Path, due_text: str) -> tuple[int, int, int]:
 def delivered_once(database: Path, chats: Sequence[int],
                    stamps: Sequence[tuple[int, int, float]]) -> dict[str, int]:
     """Compare the fake's messages per chat with the outbox's digest rows."""
-    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)
-    try:
-        rows = db.execute("SELECT chat_id, status, telegram_message_id FROM outbox "
-                          "WHERE kind = 'digest'").fetchall()
-    finally:
-        db.close()
-    wanted = set(chats)
-    at_fake: dict[int, list[int]] = {}
-    for chat, message, _ in stamps:
-        if chat in wanted:
-            at_fake.setdefault(chat, []).append(message)
-    in_outbox: dict[int, list[int]] = {}
-    not_sent = 0
-    for chat, status, message in rows:
-        in_outbox.setdefault(chat, []).append(message)
-        not_sent += status != "sent"
-    mismatched = sum(1 for chat in wanted
-                     if sorted(at_fake.get(chat, [])) != sorted(in_outbox.get(chat, [])))
-    duplicates = sum(len(v) - len(set(v)) for v in at_fake.values())
-    return {"outbox_rows": len(rows), "fake_messages": sum(map(len, at_fake.values())),
-            "chats_without_digest": sum(1 for chat in wanted if not in_outbox.get(chat)),
-            "chats_mismatched": mismatched, "not_sent": not_sent, "duplicates": duplicates}
+    return delivered_once_at(database, chats, stamps)
 
 
 def vm_hwm_mb(pid: int) -> float | None:
@@ -580,6 +559,12 @@ def delivered_once_at(location: Path | str, chats: Sequence[int],
     with DatabaseReader(location) as db:
         rows = db.rows("SELECT chat_id, status, telegram_message_id FROM outbox "
                        "WHERE kind = 'digest'")
+    return compare_deliveries(rows, chats, stamps)
+
+
+def compare_deliveries(rows: Sequence[Sequence[Any]], chats: Sequence[int],
+                       stamps: Sequence[tuple[int, int, float]]) -> dict[str, int]:
+    """(chat, status, Telegram message id) outbox rows against the fake's stamps."""
     wanted = set(chats)
     at_fake: dict[int, list[int]] = {}
     for chat, message, _ in stamps:
