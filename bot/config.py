@@ -33,6 +33,9 @@ TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 # Telegram accepts a webhook secret_token of 1-256 of these characters; Nashra asks for 16 or
 # more, so that it cannot be guessed and its redaction in logs (8 characters up) applies.
 WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
+# Argos package codes: two or three lower-case letters ("fa", "zt").
+LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")
+PAIR_PATTERN = re.compile(r"^[a-z]{2,3}-[a-z]{2,3}$")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class TelegramSettings:
     listen: str = "127.0.0.1:8443"
     # Checked on every webhook request; "" = derived from the token (bot.telegram.webhook).
     webhook_secret: str = field(default="", repr=False)
+    # Chat (id) that receives operational alerts (a feed paused, ...); 0 = each admin privately.
+    admin_chat: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,9 @@ class TranslationSettings:
     beam_size: int = 4
     threads: int = 0
     max_batch_tokens: int = 512
+    # Other source languages: "fa-en" -> model (as ``model``: "" = from the Argos index, or a
+    # .argosmodel file or package folder). The source-target pair always has ``model``.
+    models: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,8 @@ class FetchSettingsConfig:
     min_text_chars: int = 500
     allow_private: bool = False
     lease_seconds: int = 600
+    # A feed failing without a break this long is paused (admins told once), probed daily.
+    pause_after_days: int = 3
 
 
 @dataclass(frozen=True)
@@ -95,9 +105,18 @@ class StoriesSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    # host:port of the Prometheus /metrics and /healthz endpoint; "" = off.
+    listen: str = ""
+
+
+@dataclass(frozen=True)
 class FeedConfig:
     url: str
     name: str
+    category: str = ""
+    # Source language code ("fa", "tr", ...); "" = detected from each article's text.
+    language: str = ""
 
 
 DEFAULT_FEEDS: tuple[FeedConfig, ...] = (
@@ -122,6 +141,7 @@ class Settings:
     fetch: FetchSettingsConfig = FetchSettingsConfig()
     digest: DigestSettings = DigestSettings()
     stories: StoriesSettings = StoriesSettings()
+    metrics: MetricsSettings = MetricsSettings()
     feeds: tuple[FeedConfig, ...] = DEFAULT_FEEDS
     source_path: str | None = None
 
@@ -149,6 +169,7 @@ _SECTIONS: dict[str, type] = {
     "fetch": FetchSettingsConfig,
     "digest": DigestSettings,
     "stories": StoriesSettings,
+    "metrics": MetricsSettings,
 }
 
 
@@ -227,6 +248,18 @@ def _database_url(value: Any) -> str | None:
     return f"must be a postgresql:// URL, got {redact_url(value)!r}"
 
 
+def _optional_listen(value: Any) -> str | None:
+    return _listen(value) if value else None
+
+
+def _model_pairs(value: Any) -> str | None:
+    for pair, model in value.items():
+        if not PAIR_PATTERN.match(pair) or not isinstance(model, str):
+            return (f'must map language pairs to models, such as "fa-en" = "", '
+                    f"got {pair!r} = {model!r}")
+    return None
+
+
 def _max_items(value: Any) -> str | None:
     return None if 1 <= value <= 30 else f"must be between 1 and 30, got {value}"
 
@@ -240,6 +273,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "translation.beam_size": _positive,
     "translation.threads": _non_negative,
     "translation.max_batch_tokens": _positive,
+    "translation.models": _model_pairs,
     "fetch.interval_minutes": _positive,
     "fetch.timeout_seconds": _positive,
     "fetch.max_bytes": _positive,
@@ -248,12 +282,14 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "fetch.max_entries": _positive,
     "fetch.min_text_chars": _non_negative,
     "fetch.lease_seconds": _positive,
+    "fetch.pause_after_days": _positive,
     "digest.times": _times,
     "digest.timezone": _timezone,
     "digest.max_items": _max_items,
     "digest.max_age_hours": _positive,
     "digest.catch_up_minutes": _non_negative,
     "stories.window_hours": _positive,
+    "metrics.listen": _optional_listen,
 }
 
 
@@ -307,15 +343,21 @@ def _build_feeds(raw: Any) -> tuple[FeedConfig, ...]:
         where = f"feeds[{index}]"
         if not isinstance(item, Mapping):
             raise ConfigError(f"{where} must be a table with url and name")
-        unknown = set(item) - {"url", "name"}
+        unknown = set(item) - {"url", "name", "category", "language"}
         if unknown:
             raise ConfigError(f"unknown key {where}.{sorted(unknown)[0]}")
         url, name = item.get("url"), item.get("name", "")
+        category, language = item.get("category", ""), item.get("language", "")
         if not isinstance(url, str) or _url(url):
             raise ConfigError(f"{where}.url must be an http(s) URL, got {url!r}")
-        if not isinstance(name, str):
-            raise ConfigError(f"{where}.name must be a string, got {name!r}")
-        feeds.append(FeedConfig(url=url, name=name or url))
+        for key, value in (("name", name), ("category", category)):
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}.{key} must be a string, got {value!r}")
+        if not isinstance(language, str) or (language and not LANGUAGE_PATTERN.match(language)):
+            raise ConfigError(f"{where}.language must be a language code such as \"fa\" "
+                              f"(\"\" = detected), got {language!r}")
+        feeds.append(FeedConfig(url=url, name=name or url, category=category.strip(),
+                                language=language))
     return tuple(feeds)
 
 

@@ -114,6 +114,10 @@ class FeedState:
     origin: str = "config"       # config | user (added with /addfeed)
     active: bool = True
     fetch_url: str | None = None
+    category: str = ""               # a folder of the operator's (OPML outline, /sources)
+    language: str = ""               # source language code; "" = detected from the text
+    failing_since: datetime | None = None  # first failure of the current error streak
+    paused_at: datetime | None = None      # paused after failing too long; probed daily
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,7 @@ class Chat:
     thread_id: int | None = None     # forum topic the chat subscribed from (None: General)
     last_due_at: datetime | None = None   # the last scheduled digest time handled
     next_due_at: datetime | None = None   # the next one (None: not subscribed)
+    language: str | None = None      # interface language; None = the first user's own
 
 
 @dataclass(frozen=True)

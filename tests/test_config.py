@@ -35,7 +35,7 @@ def test_example_file_equals_builtin_defaults() -> None:
 def test_example_file_documents_every_key() -> None:
     raw = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
     defaults = Settings()
-    for section in ("telegram", "storage", "translation", "fetch", "digest"):
+    for section in ("telegram", "storage", "translation", "fetch", "digest", "metrics"):
         fields = {f.name for f in dataclasses.fields(getattr(defaults, section))}
         assert set(raw[section]) == fields, section
     assert len(raw["feeds"]) >= 5

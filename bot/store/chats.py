@@ -366,7 +366,7 @@ class ChatQueries(Database):
             excluded_feeds=frozenset(r[0] for r in excluded.fetchall()),
             watermark=row["watermark"], thread_id=row["thread_id"],
             last_due_at=optional_time(row["last_due_at"]),
-            next_due_at=optional_time(row["next_due_at"]))
+            next_due_at=optional_time(row["next_due_at"]), language=row["language"])
 
 
 def _outbox(row: Row) -> OutboxMessage:

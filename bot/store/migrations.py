@@ -335,4 +335,16 @@ MIGRATIONS: tuple[str, ...] = (
         until TEXT NOT NULL
     );
     """,
+    # 13: operators. Feeds get a category (OPML folders, /sources), a language ("" = detected
+    #     from each article's text), and a life cycle: failing_since (first failure of the
+    #     current streak) and paused_at (paused after failing for fetch.pause_after_days;
+    #     probed daily). Chats get their interface language (NULL = follow the first user's
+    #     Telegram language).
+    """
+    ALTER TABLE feeds ADD COLUMN category TEXT NOT NULL DEFAULT '';
+    ALTER TABLE feeds ADD COLUMN language TEXT NOT NULL DEFAULT '';
+    ALTER TABLE feeds ADD COLUMN failing_since TEXT;
+    ALTER TABLE feeds ADD COLUMN paused_at TEXT;
+    ALTER TABLE chats ADD COLUMN language TEXT;
+    """,
 )

@@ -145,6 +145,14 @@ MIGRATIONS: tuple[str, ...] = (
         until TEXT NOT NULL
     );
     """,
+    # 13: feed category, language and life cycle; and chat language (see the SQLite twin).
+    """
+    ALTER TABLE feeds ADD COLUMN category TEXT NOT NULL DEFAULT '';
+    ALTER TABLE feeds ADD COLUMN language TEXT NOT NULL DEFAULT '';
+    ALTER TABLE feeds ADD COLUMN failing_since TEXT;
+    ALTER TABLE feeds ADD COLUMN paused_at TEXT;
+    ALTER TABLE chats ADD COLUMN language TEXT;
+    """,
 )
 
 

@@ -30,9 +30,12 @@ class Store(ChatQueries, StoryQueries, LeaseQueries):
         with self._transaction() as db:
             for feed in configured:
                 db.execute(
-                    "INSERT INTO feeds (url, name, created) VALUES (:url, :name, :now) "
-                    "ON CONFLICT (url) DO UPDATE SET name = excluded.name",
-                    {"url": feed.url, "name": feed.name, "now": to_db_time(now)},
+                    "INSERT INTO feeds (url, name, category, language, created) "
+                    "VALUES (:url, :name, :category, :language, :now) "
+                    "ON CONFLICT (url) DO UPDATE SET name = excluded.name, "
+                    "category = excluded.category, language = excluded.language",
+                    {"url": feed.url, "name": feed.name, "category": feed.category,
+                     "language": feed.language, "now": to_db_time(now)},
                 )
         urls = {feed.url for feed in configured}
         return [feed for feed in self.feeds(active_only=True)
@@ -296,4 +299,7 @@ def _feed_state(row: Row) -> FeedState:
         next_check=optional_time(row["next_check"]), error_count=row["error_count"],
         last_error=row["last_error"], article_count=row["n"], origin=row["origin"],
         active=bool(row["active"]), fetch_url=row["fetch_url"],
+        category=row["category"], language=row["language"],
+        failing_since=optional_time(row["failing_since"]),
+        paused_at=optional_time(row["paused_at"]),
     )
