@@ -34,17 +34,22 @@ RUN useradd --create-home --uid 10001 --user-group --shell /usr/sbin/nologin nas
     && mkdir -p /data/models \
     && chown -R nashra:nashra /data
 COPY --from=build /app/.venv /app/.venv
-# The image's configuration: where the data lives, nothing else (the built-in defaults, the
-# bundled feeds). To change settings (admins, feeds, webhook mode), mount your own file over
-# /app/config.toml, keeping these two paths; in webhook mode set telegram.listen to
-# "0.0.0.0:8443" so the server is reachable from outside the container.
+# The image's configuration: where the data lives and the health endpoint, nothing else (the
+# built-in defaults, the bundled feeds). To change settings (admins, feeds, webhook mode),
+# mount your own file over /app/config.toml, keeping these three settings; in webhook mode set
+# telegram.listen to "0.0.0.0:8443" so the server is reachable from outside the container (and
+# metrics.listen to "0.0.0.0:9464" for a Prometheus outside it: the healthcheck still works).
 COPY <<EOF /app/config.toml
-# Nashra inside the container image: data and models on the /data volume. No secrets here.
+# Nashra inside the container image: data and models on the /data volume, /metrics and
+# /healthz on the container's loopback for the HEALTHCHECK. No secrets here.
 [storage]
 path = "/data/nashra.db"
 
 [translation]
 models_dir = "/data/models"
+
+[metrics]
+listen = "127.0.0.1:9464"
 EOF
 ENV PATH="/app/.venv/bin:${PATH}" \
     NASHRA_CONFIG=/app/config.toml \
@@ -52,7 +57,12 @@ ENV PATH="/app/.venv/bin:${PATH}" \
 USER nashra
 WORKDIR /data
 VOLUME ["/data"]
-# No HEALTHCHECK yet: Nashra has no HTTP health endpoint. A later change adds /healthz, and a
-# HEALTHCHECK calling it belongs here then.
+# Each Nashra process (`run`, `bot`, `worker`) answers GET /healthz on metrics.listen: 200
+# while it works, 503 otherwise. The image has no curl: Python asks, and urlopen raises (exit
+# 1) on a 503, a refused connection or a timeout. The start period covers loading the model
+# (or downloading it, on a first start without `models install`). A one-off command such as
+# `migrate` serves nothing; compose.yaml turns the check off for it.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=300s --retries=3 \
+    CMD ["/app/.venv/bin/python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:9464/healthz', timeout=8)"]
 ENTRYPOINT ["/app/.venv/bin/nashra"]
 CMD ["run"]

@@ -13,9 +13,9 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from bot.textnorm import normalize_arabic
+from bot.textnorm import DIGITS, normalize_arabic
 
-_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹٫", "01234567890123456789.")
+_DIGITS = DIGITS  # Eastern Arabic and Persian digits as ASCII
 # Numbers keep their decimal part (5.25 is one fact); letters and digits never share a token.
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+")
 _ARABIC = re.compile("[\u0600-\u06ff]")

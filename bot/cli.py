@@ -9,17 +9,19 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import click
 
-from bot import __version__, console
-from bot.config import Settings, load_settings
+from bot import __version__, console, logs, progress
+from bot.config import PAIR_PATTERN, Settings, load_settings
 from bot.dburl import url_password
 from bot.digest import PlainText, render_digest
 from bot.errors import ConfigError, NashraError
 from bot.fetch import Fetcher
+from bot.languages import configured_pairs, install_pair
 from bot.models import ModelInfo, Translation
 from bot.modelstore import ModelStore
 from bot.pipeline import RefreshReport, refresh
@@ -57,11 +59,14 @@ DURATION = DurationType()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="TOML config file (default: $NASHRA_CONFIG, then ./config.toml).")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details to stderr.")
+@click.option("--log-format", type=click.Choice(logs.FORMATS), default="text",
+              envvar=logs.FORMAT_ENV, show_default=True,
+              help="Log lines as plain text or one JSON object each ($NASHRA_LOG_FORMAT).")
 @click.version_option(__version__, prog_name="nashra")
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+def main(ctx: click.Context, config_path: str | None, verbose: bool, log_format: str) -> None:
     """Nashra: Arabic news feeds, translated offline, as English digests."""
-    console.setup_logging(verbose)
+    logs.setup(verbose, log_format)
     ctx.obj = config_path
 
 
@@ -104,7 +109,7 @@ def ensure_model(settings: Settings) -> ModelInfo:
 
 def _install_from_index(models: ModelStore, source: str, target: str, *,
                         if_missing: bool = False) -> ModelInfo:
-    with console.download_bar() as update:
+    with progress.download_bar() as update:
         return models.install_from_index(source, target, progress=update,
                                          if_missing=if_missing)
 
@@ -166,9 +171,11 @@ def _run_fetch(settings: Settings, force: bool) -> RefreshReport:
 
 async def _refresh_once(settings: Settings, store: Store, translator: Translator,
                         force: bool) -> RefreshReport:
-    async with Fetcher(fetch_settings(settings)) as fetcher:
-        return await refresh(settings, store, fetcher, translator, force=force,
-                             progress=console.feed_progress_line)
+    before = translator.misses
+    with progress.refresh_progress(lambda: translator.misses - before) as shown:
+        async with Fetcher(fetch_settings(settings)) as fetcher:
+            return await refresh(settings, store, fetcher, translator, force=force,
+                                 progress=shown.feed_done, started=shown.started)
 
 
 # digest, search, export -----------------------------------------------------------------------
@@ -249,19 +256,38 @@ def models() -> None:
 @models.command("install")
 @click.option("--from", "source_path", type=click.Path(exists=True, path_type=Path),
               default=None, help="A local .argosmodel file or unpacked package folder.")
+@click.option("--pair", "pairs", multiple=True, metavar="SRC-TGT",
+              help="A language pair such as fa-en (default: translation.source-target); "
+                   "repeat for several.")
+@click.option("--all", "all_pairs", is_flag=True,
+              help="The main pair and every pair of translation.models.")
 @click.pass_context
-def models_install(ctx: click.Context, source_path: Path | None) -> None:
-    """Install the configured source→target model from the Argos index or a local file."""
+def models_install(ctx: click.Context, source_path: Path | None, pairs: tuple[str, ...],
+                   all_pairs: bool) -> None:
+    """Install models from the Argos index or a local file: the configured source→target
+    pair, or the pairs given. A pair whose setting (translation.model, translation.models)
+    names a file or folder is installed from it."""
     settings = _settings(ctx)
+    chosen = _pairs_to_install(ctx, settings, pairs, all_pairs, source_path)
+    for pair in chosen:
+        with progress.download_bar() as update:
+            model = _guard(ctx, partial(install_pair, settings, pair, source_path, update))
+        click.echo(f"Installed {model.source}→{model.target} {model.version} ({model.id}) "
+                   f"in {model.path}")
+
+
+def _pairs_to_install(ctx: click.Context, settings: Settings, pairs: tuple[str, ...],
+                      all_pairs: bool, source_path: Path | None) -> list[str]:
     t = settings.translation
-    store = ModelStore(settings.models_path)
-    if source_path is None:
-        model = _guard(ctx, lambda: _install_from_index(store, t.source, t.target))
-    else:
-        model = _guard(ctx, lambda: store.install_from_path(source_path, source=t.source,
-                                                            target=t.target))
-    click.echo(f"Installed {model.source}→{model.target} {model.version} ({model.id}) "
-               f"in {model.path}")
+    chosen = list(dict.fromkeys([*pairs, *(configured_pairs(settings) if all_pairs else [])]))
+    bad = [pair for pair in chosen if not PAIR_PATTERN.match(pair)]
+    if bad:
+        raise click.BadParameter(f"{bad[0]!r} is not a language pair such as fa-en",
+                                 ctx, param_hint="--pair")
+    if source_path is not None and len(chosen) > 1:
+        raise click.BadParameter("one file holds one pair: give a single --pair with it",
+                                 ctx, param_hint="--from")
+    return chosen or [f"{t.source}-{t.target}"]
 
 
 @models.command("list")
@@ -279,7 +305,7 @@ def models_list(ctx: click.Context) -> None:
 
 @main.group()
 def feeds() -> None:
-    """Inspect the configured feeds."""
+    """The feeds: list them, import or export them as OPML."""
 
 
 @feeds.command("list")
@@ -369,4 +395,4 @@ def read_article(ctx: click.Context, article_id: int, original: bool) -> None:
 
 # The database commands (migrate, copy, backup, tidy) and those of several processes on
 # PostgreSQL (worker, bot) register themselves on ``main``.
-from bot import cli_database, cli_processes  # noqa: E402, F401
+from bot import cli_database, cli_doctor, cli_feeds, cli_processes  # noqa: E402, F401

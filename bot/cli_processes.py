@@ -11,7 +11,7 @@ import logging
 
 import click
 
-from bot import console
+from bot import console, metrics
 from bot.cli import EXIT_CONFIG, _guard, _settings, ensure_model, main, telegram_start
 from bot.config import Settings
 from bot.dburl import is_postgres
@@ -47,7 +47,8 @@ def worker(ctx: click.Context, name: str | None) -> None:
     logging.getLogger("bot").setLevel(logging.INFO)
     model = _guard(ctx, lambda: ensure_model(settings))
     claim = worker_claim(settings, name or process_name())
-    with _guard(ctx, lambda: Store(settings.database)) as store:
+    with _guard(ctx, lambda: metrics.serving(settings.metrics.listen, settings.database)), \
+            _guard(ctx, lambda: Store(settings.database)) as store:
         translator = Translator(model, engine_settings(settings), store)
         try:
             totals = asyncio.run(work_until_signalled(

@@ -3,7 +3,8 @@
 Lookup order: ``--config PATH``, then ``$NASHRA_CONFIG``, then ``./config.toml``, then the
 built-in defaults (which ``config.example.toml`` documents, and a test keeps them equal).
 Secrets come from the environment: ``$NASHRA_TELEGRAM_TOKEN`` overrides ``telegram.token``,
-``$NASHRA_WEBHOOK_SECRET`` overrides ``telegram.webhook_secret``.
+``$NASHRA_WEBHOOK_SECRET`` overrides ``telegram.webhook_secret``; ``$NASHRA_DATABASE_URL``
+``storage.url`` and ``$NASHRA_METRICS_LISTEN`` ``metrics.listen``.
 Every problem raises :class:`ConfigError` naming the key, e.g.
 ``config: fetch.timeout_seconds must be > 0, got -3``.
 """
@@ -27,6 +28,8 @@ from bot.errors import ConfigError
 TOKEN_ENV = "NASHRA_TELEGRAM_TOKEN"
 WEBHOOK_SECRET_ENV = "NASHRA_WEBHOOK_SECRET"
 DATABASE_URL_ENV = "NASHRA_DATABASE_URL"
+# Lets several processes sharing one config file each serve metrics on a port of its own.
+METRICS_LISTEN_ENV = "NASHRA_METRICS_LISTEN"
 CONFIG_ENV = "NASHRA_CONFIG"
 # Digest times are HH:MM; seconds are accepted too (tests schedule a few seconds ahead).
 TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
@@ -388,6 +391,11 @@ def _apply_env(settings: Settings, environ: Mapping[str, str]) -> Settings:
         if problem := _database_url(url):
             raise ConfigError(f"${DATABASE_URL_ENV} {problem}")
         settings = replace(settings, storage=replace(settings.storage, url=url))
+    listen = environ.get(METRICS_LISTEN_ENV, "").strip()
+    if listen:
+        if problem := _listen(listen):
+            raise ConfigError(f"${METRICS_LISTEN_ENV} {problem}")
+        settings = replace(settings, metrics=replace(settings.metrics, listen=listen))
     return settings
 
 

@@ -9,14 +9,11 @@ import sys
 import threading
 import traceback
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, quote_plus
-
-import click
 
 from bot.digest import relative_time
 from bot.models import FeedState, ModelInfo
@@ -200,12 +197,6 @@ def feed_status(report: FeedReport) -> str:
     return "ok" + (f" ({'; '.join(notes)})" if notes else "")
 
 
-def feed_progress_line(report: FeedReport) -> None:
-    """One line on stderr as each feed finishes its fetch and extraction."""
-    mark = "✗" if report.error else "✓"
-    click.echo(f"{mark} {report.name}: {feed_status(report)}", err=True)
-
-
 def refresh_table(report: RefreshReport) -> str:
     rows = [[clip(f.name, 30), str(f.new), str(f.skipped), "1" if f.error else "0",
              clip(feed_status(f), 70)] for f in report.feeds]
@@ -283,33 +274,3 @@ def describe(duration: timedelta) -> str:
     if hours < 1:
         return f"{int(duration.total_seconds() // 60)} minutes"
     return f"{hours:g} hours" if hours < 48 else f"{hours / 24:g} days"
-
-
-class _DownloadBar:
-    """Opens a click progress bar on the first report, when the total size is known."""
-
-    def __init__(self) -> None:
-        self._bar: Any = None
-        self._done = 0
-
-    def update(self, done: int, total: int | None) -> None:
-        if self._bar is None:
-            self._bar = click.progressbar(length=total or 0, label="Downloading model",
-                                          file=sys.stderr, show_pos=False)
-            self._bar.__enter__()
-        self._bar.update(done - self._done)
-        self._done = done
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-
-
-@contextmanager
-def download_bar() -> Iterator[Callable[[int, int | None], None]]:
-    """A progress bar for model downloads; yields an update(done, total) callback."""
-    bar = _DownloadBar()
-    try:
-        yield bar.update
-    finally:
-        bar.close()

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from bot.i18n import DEFAULT_LANGUAGE, N_, translation
+from bot.languages import has_translation, not_translated_marker, untranslated_language
 from bot.selection import Story
 from bot.store import StoredArticle
 
@@ -21,6 +23,11 @@ TELEGRAM_LIMIT = 4096
 MAX_LEAD_CHARS = 320
 _TAG = re.compile("<[^>]*>?")  # our markup escapes every < of the text: one starts a tag
 FSI, PDI = "\u2068", "\u2069"   # first-strong isolate: Arabic names inside English lines
+# Dates name months and weekdays in the chat's language; digits stay Western in every language
+# (Telegram's Arabic users read them everywhere, and times and counts stay searchable).
+MONTHS = (N_("Jan"), N_("Feb"), N_("Mar"), N_("Apr"), N_("May"), N_("Jun"), N_("Jul"),
+          N_("Aug"), N_("Sep"), N_("Oct"), N_("Nov"), N_("Dec"))
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 
 class Markup(Protocol):
@@ -79,20 +86,39 @@ class TelegramHTML:
         return f"/read_{article_id}"
 
 
-def relative_time(moment: datetime, now: datetime) -> str:
+def relative_time(moment: datetime, now: datetime, language: str = DEFAULT_LANGUAGE) -> str:
     """'just now', '12 min ago', '3 h ago', 'yesterday', '4 days ago', else the date."""
+    texts = translation(language)
     age = now - moment
     if age < timedelta(minutes=1):
-        return "just now"
+        return texts.gettext("just now")
     if age < timedelta(hours=1):
-        return f"{int(age.total_seconds() // 60)} min ago"
+        minutes = int(age.total_seconds() // 60)
+        return texts.ngettext("%(count)d min ago", "%(count)d min ago", minutes) % {
+            "count": minutes}
     if age < timedelta(days=1):
-        return f"{int(age.total_seconds() // 3600)} h ago"
+        hours = int(age.total_seconds() // 3600)
+        return texts.ngettext("%(count)d h ago", "%(count)d h ago", hours) % {"count": hours}
     if age < timedelta(days=2):
-        return "yesterday"
+        return texts.gettext("yesterday")
     if age < timedelta(days=7):
-        return f"{age.days} days ago"
-    return moment.strftime("%d %b %Y")
+        return texts.ngettext("%(count)d day ago", "%(count)d days ago", age.days) % {
+            "count": age.days}
+    return local_date(moment, language)
+
+
+def local_date(moment: datetime, language: str = DEFAULT_LANGUAGE) -> str:
+    """'20 Nov 2026', the month named in ``language``."""
+    month = translation(language).gettext(MONTHS[moment.month - 1])
+    return f"{moment:%d} {month} {moment:%Y}"
+
+
+def local_stamp(moment: datetime, language: str = DEFAULT_LANGUAGE) -> str:
+    """'Fri 20 Nov 2026, 08:00', weekday and month named in ``language``."""
+    _ = translation(language).gettext
+    return _("%(weekday)s %(date)s, %(time)s") % {
+        "weekday": _(WEEKDAYS[moment.weekday()]), "date": local_date(moment, language),
+        "time": f"{moment:%H:%M}"}
 
 
 def isolate(name: str) -> str:
@@ -109,70 +135,92 @@ def shorten(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def render_item(story: Story, markup: Markup, now: datetime, number: int | None) -> str:
+def render_item(story: Story, markup: Markup, now: datetime, number: int | None,
+                language: str = DEFAULT_LANGUAGE) -> str:
     """One digest entry: linked headline, lead, source and age with the command that opens
     the whole translation, then "Also:" with every other outlet carrying the story."""
+    _ = translation(language).gettext
     article = story.main
-    headline, note = _headline(article, markup)
+    headline, note = _headline(article, markup, language)
     prefix = f"{number}. " if number is not None else ""
     lines = [prefix + markup.link(headline, article.url) + note]
     lead = shorten(article.lead or article.text_translated, MAX_LEAD_CHARS)
     if lead:
         lines.append(markup.text(lead))
     source = isolate(article.feed_name)
-    lines.append(markup.italic(f"{source} · {relative_time(article.published, now)}")
+    age = relative_time(article.published, now, language)
+    lines.append(markup.italic(f"{source} · {age}")
                  + markup.text(" · ") + markup.read_command(article.id))
     others = story.others
     if others:
         refs = [markup.ref(isolate(other.feed_name), other.url) for other in others]
-        lines.append(markup.text("Also: ") + markup.text(" · ").join(refs))
+        lines.append(markup.text(_("Also:") + " ") + markup.text(" · ").join(refs))
     return "\n".join(lines)
 
 
-def _headline(article: StoredArticle, markup: Markup) -> tuple[str, str]:
+def _headline(article: StoredArticle, markup: Markup,
+              language: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
     """The headline and a note after the link (original language, partly untranslated)."""
-    if article.language != "ar" or not article.title_translated:
-        return article.title_original, " " + markup.italic("(original language)")
-    note = " " + markup.italic("(partly untranslated)") if article.untranslated else ""
+    _ = translation(language).gettext
+    if not has_translation(article) or not article.title_translated:
+        missing = untranslated_language(article)
+        note = not_translated_marker(missing, _) if missing else _("(original language)")
+        return article.title_original, " " + markup.italic(note)
+    note = " " + markup.italic(_("(partly untranslated)")) if article.untranslated else ""
     return article.title_translated, note
 
 
 def render_header(markup: Markup, now: datetime, timezone: str, count: int,
-                  total: int | None = None, *, more_page: bool = False) -> str:
-    local = now.astimezone(ZoneInfo(timezone))
-    stamp = local.strftime("%a %d %b %Y, %H:%M")
+                  total: int | None = None, *, more_page: bool = False,
+                  language: str = DEFAULT_LANGUAGE) -> str:
+    texts = translation(language)
+    _, ngettext = texts.gettext, texts.ngettext
     total = count if total is None else total
-    noun = "story" if total == 1 else "stories"
-    counted = f"{count} of {total} {noun}" if total > count else f"{count} {noun}"
-    title = "Nashra digest, continued" if more_page else "Nashra digest"
-    return markup.bold(f"{title} — {stamp} ({timezone})") + "\n" + markup.text(
-        f"{counted} translated from Arabic, most widely reported first")
+    if total > count:
+        counted = ngettext(
+            "%(count)d of %(total)d story translated from Arabic, most widely reported first",
+            "%(count)d of %(total)d stories translated from Arabic, most widely reported first",
+            total)
+    else:
+        counted = ngettext(
+            "%(count)d story translated from Arabic, most widely reported first",
+            "%(count)d stories translated from Arabic, most widely reported first", count)
+    title = (_("Nashra digest, continued — %(time)s (%(timezone)s)") if more_page
+             else _("Nashra digest — %(time)s (%(timezone)s)"))
+    stamp = local_stamp(now.astimezone(ZoneInfo(timezone)), language)
+    return markup.bold(title % {"time": stamp, "timezone": timezone}) + "\n" + markup.text(
+        counted % {"count": count, "total": total})
 
 
 def render_alert(story: Story, word: str, markup: Markup, *, now: datetime,
-                 limit: int = TELEGRAM_LIMIT) -> str:
+                 limit: int = TELEGRAM_LIMIT, language: str = DEFAULT_LANGUAGE) -> str:
     """One story sent right away because it matches one of the chat's alert words."""
-    header = markup.bold("🔔 Alert: ") + markup.text(f"“{word}”")
-    return pack_blocks([header, render_item(story, markup, now, None)], limit, markup)[0]
+    _ = translation(language).gettext
+    header = markup.bold(_("🔔 Alert:") + " ") + markup.text(
+        _("“%(word)s”") % {"word": word})
+    item = render_item(story, markup, now, None, language)
+    return pack_blocks([header, item], limit, markup)[0]
 
 
-def more_line(more: int) -> str:
+def more_line(more: int, language: str = DEFAULT_LANGUAGE) -> str:
     """The closing line of a digest that did not hold every qualifying story."""
-    return f"…and {more} more {'story' if more == 1 else 'stories'}."
+    return translation(language).ngettext(
+        "…and %(count)d more story.", "…and %(count)d more stories.", more) % {"count": more}
 
 
 def render_digest(stories: Sequence[Story], markup: Markup, *, now: datetime,
                   timezone: str = "UTC", more: int = 0, more_page: bool = False,
-                  limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """The digest as messages, split between items so none exceeds ``limit`` units.
+                  limit: int = TELEGRAM_LIMIT, language: str = DEFAULT_LANGUAGE) -> list[str]:
+    """The digest as messages in ``language``, split between items so none exceeds ``limit``
+    units.
 
     ``more`` qualifying stories that did not fit the item count are announced at the end.
     """
     blocks = [render_header(markup, now, timezone, len(stories), len(stories) + more,
-                            more_page=more_page)]
-    blocks += [render_item(s, markup, now, n) for n, s in enumerate(stories, start=1)]
+                            more_page=more_page, language=language)]
+    blocks += [render_item(s, markup, now, n, language) for n, s in enumerate(stories, start=1)]
     if more:
-        blocks.append(markup.italic(more_line(more)))
+        blocks.append(markup.italic(more_line(more, language)))
     return pack_blocks(blocks, limit, markup)
 
 

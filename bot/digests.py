@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.digest import TelegramHTML, render_alert, render_digest
 from bot.due import latest_due, next_due_after
 from bot.errors import StoreError
+from bot.i18n import DEFAULT_LANGUAGE, language_for, translation
 from bot.models import Chat
 from bot.selection import (
     ChatFilters,
@@ -82,20 +83,22 @@ def queue_digest(svc: DigestServices, chat: Chat, now: datetime, *,
     if not plan.shown:
         svc.store.advance_chat(chat.id, watermark=plan.watermark, due=due)
         return 0
+    language = language_for(chat.language)
     messages = render_digest(plan.shown, TelegramHTML(), now=now, timezone=chat.timezone,
-                             more=plan.more, more_page=more_page)
+                             more=plan.more, more_page=more_page, language=language)
     svc.store.queue_digest(chat.id, [s.id for s in plan.shown], messages, now,
-                           buttons=more_buttons(plan.more, chat.max_items),
+                           buttons=more_buttons(plan.more, chat.max_items, language),
                            thread_id=chat.thread_id, watermark=plan.watermark, due=due)
     svc.outbox.notify()
     return len(plan.shown)
 
 
-def more_buttons(more: int, page: int) -> str | None:
+def more_buttons(more: int, page: int, language: str = DEFAULT_LANGUAGE) -> str | None:
     """The "next stories" button (as stored JSON) when stories are waiting."""
     if not more:
         return None
-    label = f"Next {min(more, page)} of {more} ▶"
+    label = translation(language).gettext("Next %(count)d of %(total)d ▶") % {
+        "count": min(more, page), "total": more}
     return json.dumps([[{"text": label, "callback_data": MORE_DATA}]])
 
 
@@ -141,12 +144,12 @@ def _alert_chat(store: Store, chat: Chat, words: list[str], stories: list[Story]
     mine = [story for story in (s.without(skip) for s in stories) if story is not None]
     sent = store.stories_sent(chat.id, [s.id for s in mine])
     filters = ChatFilters(exclude=chat_filters(store, chat.id).exclude)
-    queued = 0
+    queued, language = 0, language_for(chat.language)
     for story in sorted(mine, key=lambda s: s.newest):
         word = story.words.find(words)
         if queued >= budget or word is None or story.id in sent or not filters.admits(story):
             continue
-        text = render_alert(story, word, TelegramHTML(), now=now)
+        text = render_alert(story, word, TelegramHTML(), now=now, language=language)
         store.queue_digest(chat.id, [story.id], [text], now, kind="alert",
                            thread_id=chat.thread_id)
         queued += 1

@@ -117,6 +117,21 @@ def _open_package_zip(path: Path) -> tuple[zipfile.ZipFile, str, dict[str, Any]]
     return zf, top, meta
 
 
+def package_pair(path: Path) -> tuple[str, str]:
+    """(from_code, to_code) of an unpacked package folder or an ``.argosmodel`` archive."""
+    if path.is_dir():
+        meta = _read_metadata(path)
+    else:  # only the metadata is read: verifying every member would read the whole model
+        try:
+            with zipfile.ZipFile(path) as zf:
+                meta = json.loads(zf.read(f"{_zip_top_folder(zf)}/metadata.json"))
+        except (zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
+            raise TranslateError(f"{path.name}: not a readable .argosmodel ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise TranslateError(f"{path.name}: metadata.json is not an object")
+    return str(meta.get("from_code")), str(meta.get("to_code"))
+
+
 # --- the models folder ------------------------------------------------------------------------
 
 

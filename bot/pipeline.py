@@ -41,9 +41,11 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
+from bot import languages, metrics
 from bot.config import Settings
 from bot.errors import ExtractError, FetchError, StageError, StoreError
 from bot.extract import extract_text
+from bot.feed_health import review as review_health
 from bot.feed_leases import FeedClaim, HeldFeeds
 from bot.fetch import Fetcher
 from bot.models import Entry, FeedState, FetchResult
@@ -52,12 +54,14 @@ from bot.refresh_windows import Collected, Pending, ReadyFeeds, WindowWriter, wr
 from bot.store import Store
 from bot.store.base import fail_fast_on_lock
 from bot.stories import prune
-from bot.textnorm import arabic_ratio
 from bot.translate import Translator
+from bot.translators import Translators
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-MIN_ARABIC_SHARE = 0.5
+# A feed's articles of this long ago tell the language of one too short to detect (a read
+# on the loop, bounded by the ``fetched`` index: a few days are enough).
+RECENT_LANGUAGES = timedelta(days=3)
 # feedparser and trafilatura are CPU-heavy Python: they run off the event loop, one at a time.
 # More threads would not parse faster (they share the GIL) but would hold the GIL the event
 # loop needs for longer between its turns.
@@ -93,6 +97,7 @@ class RefreshReport:
     claimed: int = 0                 # due feeds this process leased (others: another's)
     retranslated: int = 0            # articles stored untranslated earlier, translated now
     translate_error: str | None = None   # why the model failed (those articles: retried later)
+    translate_seconds: float = 0.0   # spent in translate calls (the model and the cache)
 
     @property
     def new_articles(self) -> int:
@@ -109,28 +114,35 @@ ProgressCallback = Callable[[FeedReport], None]
 async def refresh(settings: Settings, store: Store, fetcher: Fetcher,
                   translator: Translator, *, force: bool = False,
                   progress: ProgressCallback | None = None,
-                  now: datetime | None = None, claim: FeedClaim | None = None) -> RefreshReport:
+                  now: datetime | None = None, claim: FeedClaim | None = None,
+                  started: Callable[[RefreshReport], None] | None = None) -> RefreshReport:
     """Run the due feeds this process can lease (``claim``) through the pipeline once and
-    store what is new."""
+    store what is new. ``started`` sees the report (filled as the refresh goes) once the
+    feeds to fetch are known."""
     now = now or datetime.now(UTC)
     report = RefreshReport(model=translator.model.id)
-    hits_before, misses_before = translator.hits, translator.misses
+    pool = Translators.of(translator, settings)   # and the other language pairs' models
+    hits_before, misses_before = pool.hits, pool.misses
     with fail_fast_on_lock():  # a locked database is waited for off the loop
         feeds = await write(partial(store.sync_feeds, settings.feeds, now))
         claim = claim or FeedClaim(lease=timedelta(seconds=settings.fetch.lease_seconds))
         async with HeldFeeds(store, claim) as held:
             due = await held.claim(_due(feeds, report, force, now), now, force)
             report.claimed = len(due)
+            if started:
+                started(report)
             await _prune_stories(store, settings, now)
             writer = WindowWriter(store, translator, settings, now, report)
             await _run_windows(due, writer, partial(
                 _collect, store=store, fetcher=fetcher, settings=settings, now=now,
                 progress=progress), settings.fetch.concurrency)
             await writer.retry_untranslated()
-    report.cache_hits = translator.hits - hits_before
-    report.sentences_translated = translator.misses - misses_before
+            await review_health(store, settings, feeds, report.feeds, now)  # pause / resume
+    report.cache_hits = pool.hits - hits_before
+    report.sentences_translated = pool.misses - misses_before
     order = {feed.url: index for index, feed in enumerate(feeds)}
     report.feeds.sort(key=lambda feed_report: order[feed_report.url])
+    metrics.record_refresh(report)
     return report
 
 
@@ -186,7 +198,7 @@ async def _collect(feed: FeedState, *, store: Store, fetcher: Fetcher, settings:
             item.report.dropped = len(parsed.entries) - len(usable)
             new_entries = _new_entries(feed, usable, store)
             item.report.skipped = len(usable) - len(new_entries)
-            await _extract_all(item, new_entries, fetcher, settings, public_only)
+            await _extract_all(item, new_entries, fetcher, settings, public_only, store, now)
         await _remember_move(feed, result.moved_to, store, item.report)
     except FetchError as exc:
         item.report.error, item.retry_after = str(exc), exc.retry_after
@@ -237,23 +249,31 @@ def _new_entries(feed: FeedState, entries: Sequence[Entry], store: Store) -> lis
 
 
 async def _extract_all(item: Collected, entries: Sequence[Entry], fetcher: Fetcher,
-                       settings: Settings, public_only: bool) -> None:
+                       settings: Settings, public_only: bool, store: Store,
+                       now: datetime) -> None:
     """The new entries' texts (pages fetched for summaries) become the feed's pending."""
     min_chars = settings.fetch.min_text_chars
     texts = await asyncio.gather(
         *(_article_text(entry, fetcher, min_chars, public_only) for entry in entries))
-    shares = await _off_loop(_arabic_shares, [
-        f"{entry.title} {text}" for entry, (text, _) in zip(entries, texts, strict=True)])
-    for entry, (text, failed), share in zip(entries, texts, shares, strict=True):
+    found = await _languages(item.feed, [
+        f"{entry.title}\n{text}" for entry, (text, _) in zip(entries, texts, strict=True)],
+        store, settings, now)
+    for entry, (text, failed), language in zip(entries, texts, found, strict=True):
         item.report.extract_failures += failed
         if entry.title or text:
-            language = settings.translation.source if share >= MIN_ARABIC_SHARE else "und"
             item.pending.append(Pending(item, entry, text, language))
 
 
-def _arabic_shares(texts: Sequence[str]) -> list[float]:
-    """Share of Arabic letters of each text (a feed's worth of work: off the loop)."""
-    return [arabic_ratio(text) for text in texts]
+async def _languages(feed: FeedState, texts: list[str], store: Store, settings: Settings,
+                     now: datetime) -> list[str]:
+    """Each article's source language: the feed's, else detected (off the loop); what
+    cannot be detected follows the feed's recent articles (see :mod:`bot.languages`)."""
+    if feed.language:
+        return languages.fixed(texts, feed.language)
+    found = await _off_loop(languages.detect_all, texts, languages.detection_languages(settings))
+    recent = (store.recent_languages(feed.id, now - RECENT_LANGUAGES)
+              if None in found else {})
+    return languages.settle(texts, found, settings, recent)
 
 
 async def _article_text(entry: Entry, fetcher: Fetcher, min_chars: int,

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.analysis import fold, words
+from bot.i18n import N_, Gettext
 
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 12
@@ -104,12 +105,12 @@ def parse_query(text: str, now: datetime) -> Query:
     return parts.build()
 
 
-def query_help() -> str:
-    """Plain text explaining the syntax, for /search sent alone."""
-    return _HELP
+def query_help(_: Gettext = N_) -> str:
+    """Plain text explaining the syntax, for /search sent alone (``_``: the chat's gettext)."""
+    return _(_HELP)
 
 
-_HELP = """Search the archive: /search and what you are looking for.
+_HELP = N_("""Search the archive: /search and what you are looking for.
 central bank: every word must match (else the best partial matches are shown, labelled so).
 Words are stemmed: "election" also finds "elections", حكومة also finds والحكومة and للحكومات.
 "interest rates": an exact phrase («أسعار الفائدة» too); "elections" finds that form only.
@@ -122,7 +123,7 @@ In Arabic the operators are مصدر: منذ: حتى:
 Examples:
 /search central bank
 /search "interest rates" -football
-/search الانتخابات source:bbc since:7d"""
+/search الانتخابات source:bbc since:7d""")
 
 
 # --- reading terms ---------------------------------------------------------------------------

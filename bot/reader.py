@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.digest import TELEGRAM_LIMIT, Markup, isolate, pack_blocks, relative_time, visible_length
+from bot.languages import has_translation
 from bot.store import StoredArticle
 from bot.textnorm import arabic_ratio, split_paragraphs, split_sentences
 
@@ -33,7 +34,7 @@ def valid_article_id(article_id: int) -> bool:
 
 def is_translated(article: StoredArticle) -> bool:
     """Whether an English translation exists to show (else the original is shown)."""
-    return article.language == "ar" and bool(article.title_translated or article.text_translated)
+    return has_translation(article)
 
 
 def is_untranslated_sentence(sentence: str) -> bool:

@@ -3,10 +3,12 @@
 Collected feeds (fetched, parsed, deduplicated, extracted) arrive in :class:`ReadyFeeds` as
 they finish; :meth:`ReadyFeeds.next_window` waits for one, adds those already waiting and cuts
 their articles into a :class:`Window` of at most ``WINDOW_CHARS`` characters of source text
-(one article at least). :class:`WindowWriter` translates a window in one call and stores it in
-short transactions, then records the feeds the window completed. A feed takes a slot when its
-collection starts and gives it back when its articles are taken for a window, so at most
-``limit`` feeds' articles wait in memory, whatever the number of new articles.
+(one article at least). :class:`WindowWriter` translates a window in one call per source
+language (each with its pair's model, :mod:`bot.translators`; a language without a model is
+stored untranslated and marked) and stores it in short transactions, then records the feeds
+the window completed. A feed takes a slot when its collection starts and gives it back when
+its articles are taken for a window, so at most ``limit`` feeds' articles wait in memory,
+whatever the number of new articles.
 
 Every write here goes through :func:`write` / :func:`patiently`: under
 :func:`bot.store.base.fail_fast_on_lock` a locked database raises at once, and the wait before
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,11 +29,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 from bot.config import Settings
 from bot.errors import StoreError, TranslateError
+from bot.languages import needs_model
 from bot.models import Article, Entry, FeedState, Translation
 from bot.store import Store, StoredArticle
 from bot.store.base import LOCK_RETRY_DELAYS, StoreBusy
 from bot.stories import StoryAssigner
 from bot.translate import Translator
+from bot.translators import Translators
 
 if TYPE_CHECKING:
     from bot.pipeline import FeedReport, RefreshReport
@@ -73,6 +78,7 @@ class Pending:
     text: str
     language: str
     translation: tuple[Translation, Translation] | None = None
+    model: str = ""     # the id of the model that translated it
 
     @property
     def size(self) -> int:
@@ -154,7 +160,9 @@ class WindowWriter:
     def __init__(self, store: Store, translator: Translator, settings: Settings,
                  now: datetime, report: RefreshReport) -> None:
         self.store, self.translator, self.settings = store, translator, settings
+        self.translators = Translators.of(translator, settings)
         self.now, self.report = now, report
+        self.failed: set[str] = set()   # languages whose model failed in this refresh
         self.stories = StoryAssigner(store, window=timedelta(hours=settings.stories.window_hours),
                                      now=now)
 
@@ -180,9 +188,20 @@ class WindowWriter:
         return fresh
 
     async def _translate(self, pending: Sequence[Pending]) -> None:
-        todo = [p for p in pending if p.language != "und" and not p.owner.report.error]
+        """Each language's articles with its pair's model, in one call per language; those
+        of a pair without a model stay untranslated (marked so when stored)."""
+        todo = [p for p in pending
+                if needs_model(p.language, self.settings) and not p.owner.report.error]
+        for language in dict.fromkeys(p.language for p in todo):
+            translator = await self.translators.for_language(language)
+            if translator is not None:
+                await self._translate_group([p for p in todo if p.language == language],
+                                            translator)
+
+    async def _translate_group(self, todo: list[Pending], translator: Translator) -> None:
         try:
-            results = await self._run_model([t for p in todo for t in (p.entry.title, p.text)])
+            results = await self._run_model(
+                translator, [t for p in todo for t in (p.entry.title, p.text)])
         except StoreError as exc:  # the sentence cache could not be written (disk full...)
             for item in todo:  # these feeds fail this turn; nothing half-done is stored
                 item.owner.report.error = item.owner.report.error or str(exc)
@@ -190,13 +209,16 @@ class WindowWriter:
         if results is not None:
             for index, item in enumerate(todo):
                 item.translation = (results[2 * index], results[2 * index + 1])
+                item.model = translator.model.id
 
-    async def _run_model(self, texts: list[str]) -> list[Translation] | None:
+    async def _run_model(self, translator: Translator,
+                         texts: list[str]) -> list[Translation] | None:
         """One translate call; None when the model failed (the texts stay untranslated)."""
         if not texts:
             return []
+        started = time.perf_counter()
         try:
-            return await patiently(lambda: self.translator.translate(texts))
+            return await patiently(lambda: translator.translate(texts))
         except StoreError:
             raise
         except TranslateError as exc:  # the model is missing or broken, or the engine failed
@@ -204,8 +226,11 @@ class WindowWriter:
         except Exception as exc:  # a library surprise: contained like a model failure
             log.exception("translation failed unexpectedly")
             reason = f"translate: internal error: {type(exc).__name__}"
+        finally:
+            self.report.translate_seconds += time.perf_counter() - started
         log.error("%s; %d texts stored untranslated for a later refresh", reason, len(texts))
         self.report.translate_error = reason
+        self.failed.add(translator.model.source)
         return None
 
     async def _store(self, pending: Sequence[Pending]) -> None:
@@ -214,8 +239,7 @@ class WindowWriter:
             for start in range(0, len(items), STORE_SLICE):
                 if owner.report.error:
                     break  # failed in an earlier stage, window or slice: validators stay
-                articles = [_article(p, self.translator.model.id, self.now)
-                            for p in items[start:start + STORE_SLICE]]
+                articles = [_article(p, self.now) for p in items[start:start + STORE_SLICE]]
                 try:
                     await self._store_slice(owner, articles)
                 except StoreError as exc:
@@ -257,19 +281,30 @@ class WindowWriter:
         self.report.feeds.append(item.report)
 
     async def retry_untranslated(self) -> None:
-        """Translate what a failed model left untranslated, RETRY_LIMIT articles a refresh;
-        not when the model failed in this refresh already."""
-        if self.report.translate_error:
-            return
-        stale = self.store.untranslated_articles(
-            self.settings.translation.source, since=self.now - RETRY_WINDOW, limit=RETRY_LIMIT)
+        """Translate what a failed or missing model left untranslated, RETRY_LIMIT articles
+        a language a refresh: the source language's, and those of other languages whose
+        pair has a model now (a missing one costs a look at the models folder, no retry);
+        not a language whose model failed in this refresh already."""
+        since = self.now - RETRY_WINDOW
+        source = self.settings.translation.source
+        others = [lang for lang in self.store.untranslated_languages(since)
+                  if lang != source and needs_model(lang, self.settings)]
+        for language in [source, *others]:
+            if language in self.failed:
+                continue
+            translator = await self.translators.for_language(language)
+            if translator is not None:
+                await self._retry(language, translator, since)
+
+    async def _retry(self, language: str, translator: Translator, since: datetime) -> None:
+        stale = self.store.untranslated_articles(language, since=since, limit=RETRY_LIMIT)
         for batch in _cut(stale, lambda a: len(a.title_original) + len(a.text_original)):
             texts = [t for a in batch for t in (a.title_original, a.text_original)]
             try:
-                results = await self._run_model(texts)
+                results = await self._run_model(translator, texts)
                 if results is None:
                     return
-                model = self.translator.model.id
+                model = translator.model.id
                 filled = [_filled(a, results[2 * i], results[2 * i + 1], model)
                           for i, a in enumerate(batch)]
                 self.report.retranslated += await write(
@@ -340,17 +375,17 @@ def _next_check(item: Collected, settings: Settings, now: datetime) -> datetime:
     return now + backoff
 
 
-def _article(item: Pending, model: str, now: datetime) -> Article:
+def _article(item: Pending, now: datetime) -> Article:
     article = Article(
         # Readers get the clean link: tracking parameters stripped, fragment dropped.
         feed_id=item.owner.feed.id, key=item.entry.key, url=item.entry.canonical_url,
         canonical_url=item.entry.canonical_url, published=item.entry.published, fetched=now,
         language=item.language, title_original=item.entry.title, text_original=item.text,
     )
-    if item.translation is None:  # not Arabic, or the model failed (then retried later)
+    if item.translation is None:  # in the target language, or no model (then retried later)
         article.untranslated = True
         return article
-    _translated(article, *item.translation, model)
+    _translated(article, *item.translation, item.model)
     return article
 
 

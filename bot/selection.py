@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 
 from bot.analysis import TextIndex
+from bot.languages import has_translation
 from bot.models import Chat
 from bot.store import Store, StoredArticle
 
@@ -30,7 +31,7 @@ class Story:
     def main(self) -> StoredArticle:
         """The article whose headline and lead represent the story: the earliest translated
         one (an untranslated or foreign-language one only when nothing else exists)."""
-        translated = [a for a in self.articles if a.language == "ar" and a.title_translated]
+        translated = [a for a in self.articles if has_translation(a) and a.title_translated]
         return (translated or list(self.articles))[0]
 
     @property

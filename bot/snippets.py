@@ -49,14 +49,16 @@ ELLIPSIS = "…"
 # Private-use characters (the old highlight markers among them), C0 controls other than
 # whitespace (whitespace, \x1c-\x1f included, becomes single spaces anyway) and DEL.
 _UNSAFE = re.compile("[\x00-\x08\x0e-\x1b\x7f\ue000-\uf8ff\U000f0000-\U0010ffff]")
-# What fold() removes (bot.textnorm: tashkeel and tatweel), and Latin combining marks, belong
+# What fold() removes (bot.textnorm: tashkeel, tatweel, the zero-width non-joiner inside
+# Persian words), and Latin combining marks, belong
 # to the word they sit on, though ``\w`` leaves marks out. A decimal point between digits is
 # part of the number, as in bot.analysis tokens (5.25, ٥٫٢٥).
-_MARKS = "\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"
+_MARKS = "\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u200c"
 _RUN = re.compile(rf"((?:[^\W_]|[{_MARKS}]|(?<=\d)[.٫](?=\d))+)")
-_REMOVED = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")  # no +: faster
+_REMOVED = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640\u200c]")  # no +
 # The letters fold() merges (bot.textnorm), for str.replace: quicker than a translate table.
-_LETTERS = (("آ", "ا"), ("أ", "ا"), ("إ", "ا"), ("ٱ", "ا"), ("ى", "ي"), ("ة", "ه"))
+_LETTERS = (("آ", "ا"), ("أ", "ا"), ("إ", "ا"), ("ٱ", "ا"), ("ى", "ي"), ("ة", "ه"),
+            ("ی", "ي"), ("ک", "ك"), ("ۀ", "ه"), ("ھ", "ه"), ("ە", "ه"), ("ۃ", "ه"))
 # Digits are written in one script a number; a decimal point as . or ٫.
 _DIGIT_SCRIPTS = ("0123456789", "٠١٢٣٤٥٦٧٨٩", "۰۱۲۳۴۵۶۷۸۹")
 # Before an Arabic stem, a word holds at most an article form and a clitic: وبال + ك.

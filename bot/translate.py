@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 from collections import Counter, deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,8 +293,9 @@ class Translator:
         self._cache = cache
         self._engine: _Engine | None = None
         self._engine_thread = 0
-        self._splitter = textnorm.SentenceSplitter.for_package(Path(model.path))
+        self._splitter = textnorm.SentenceSplitter.for_package(Path(model.path), model.source)
         self._closed = False
+        self._on_close: list[Callable[[], None]] = []
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nashra-ct2")
 
     @property
@@ -306,6 +307,15 @@ class Translator:
     def engine_thread_id(self) -> int | None:
         """Ident of the thread the model was loaded and runs in (None before first use)."""
         return self._engine_thread if self._engine is not None else None
+
+    @property
+    def cache(self) -> TranslationCache:
+        """The sentence cache (shared with the translators of other language pairs)."""
+        return self._cache
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when this Translator closes (the other pairs' translators)."""
+        self._on_close.append(callback)
 
     def load(self) -> None:
         """Load the model now (in the worker thread) instead of on the first translation."""
@@ -334,6 +344,8 @@ class Translator:
         if self._closed:
             return
         self._closed = True
+        for callback in self._on_close:
+            callback()
         self._executor.submit(self._release)
         self._executor.shutdown(wait=True)
 

@@ -4,8 +4,11 @@ No image is built and no container runs here (that needs a Docker daemon): these
 that the files agree with Nashra itself. Every command they run is a real `nashra` command,
 every NASHRA_* variable is one Nashra reads and, with the password filled in, the environment
 of each service loads with Nashra's own settings loader; the services start in order; the
-volumes exist; the image's config file loads and puts the data on the image's volume. With
-`docker compose` installed, `docker compose config` validates the file too.
+volumes exist; the image's config file loads and puts the data on the image's volume. Every
+long-running process has a healthcheck asking /healthz at the metrics address the image's
+config sets, and that command, run against a real loopback server, passes on 200 and fails on
+503 or no answer. With `docker compose` installed, `docker compose config` validates the file
+too.
 """
 
 from __future__ import annotations
@@ -15,18 +18,26 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
+import sys
+import threading
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 import pytest
 
 from bot import config as nashra_config
+from bot import metrics
 from bot.cli import main
-from bot.config import load_settings
+from bot.config import listen_address, load_settings
+from bot.store import Store
 
 yaml = pytest.importorskip(
     "yaml", reason="PyYAML is needed to read compose.yaml (it comes with ctranslate2)")
@@ -37,6 +48,8 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 README = ROOT / "README.md"
 NASHRA_SERVICES = ("migrate", "bot", "worker")
+# The commands that keep running and serve /healthz (migrate does its work and exits).
+SERVING_COMMANDS = {"run", "bot", "worker"}
 # What a .env file would hold: letters and digits, as compose.yaml and the README ask.
 DOT_ENV = {"POSTGRES_PASSWORD": "s3cretPassw0rd", "NASHRA_TELEGRAM_TOKEN": "123456:ABCdef"}
 # Every variable Nashra reads from the environment (bot/config.py).
@@ -313,7 +326,7 @@ def test_image_config_loads_and_keeps_the_data_on_the_volume(tmp_path: Path) -> 
     assert PurePosixPath(settings.models_path).is_relative_to(volume)
     assert settings.telegram.token == "" and settings.storage.url == ""   # no secrets baked
     # Only the data paths: every other setting is the built-in default.
-    assert set(tomllib.loads(text)) == {"storage", "translation"}
+    assert set(tomllib.loads(text)) == {"storage", "translation", "metrics"}
 
 
 def test_dockerignore_sends_only_what_the_image_copies() -> None:
@@ -325,3 +338,118 @@ def test_dockerignore_sends_only_what_the_image_copies() -> None:
         if key == "COPY" and not args.startswith(("--from", "<<")):
             for source in args.split()[:-1]:
                 assert source.rstrip("/") in allowed, f"COPY {source}: excluded by .dockerignore"
+
+
+# --- healthchecks -----------------------------------------------------------------------------
+
+
+def image_healthcheck() -> list[str]:
+    """The command of the Dockerfile's HEALTHCHECK (exec form), after its options."""
+    args = dockerfile_last("HEALTHCHECK")
+    options, _, command = args.partition("CMD ")
+    assert options.strip() and command.startswith("["), "HEALTHCHECK [options] CMD [...]"
+    words = json.loads(command)
+    assert isinstance(words, list)
+    return [str(w) for w in words]
+
+
+def health_url(command: list[str]) -> str:
+    urls = re.findall(r"http://[^\s'\"]+", " ".join(command))
+    assert len(urls) == 1, command
+    return str(urls[0])
+
+
+def test_image_healthcheck_asks_the_configured_metrics_endpoint(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(baked_config()[1], encoding="utf-8")
+    listen = load_settings(str(config), environ={}).metrics.listen
+    assert listen, "the image's config must set metrics.listen for the healthcheck"
+    host, port = listen_address(listen)
+    assert host == "127.0.0.1", "the endpoint stays inside the container unless asked"
+    command = image_healthcheck()
+    assert health_url(command) == f"http://{host}:{port}/healthz"
+    # No curl in a slim image: the venv's Python asks, a real file of the image.
+    python = PurePosixPath(command[0])
+    assert python.parent == PurePosixPath(json.loads(dockerfile_last("ENTRYPOINT"))[0]).parent
+    assert command[1] == "-c" and "curl" not in " ".join(command)
+
+
+def test_every_long_running_process_has_the_healthcheck() -> None:
+    for name in NASHRA_SERVICES:
+        service = services()[name]
+        check = service.get("healthcheck", {})
+        if service["command"][0] in SERVING_COMMANDS:
+            assert check.get("test") == ["CMD", *image_healthcheck()], name
+            assert not check.get("disable"), name
+            assert check["retries"] >= 1 and check["start_period"], name
+        else:   # a one-off command: the image's check would only mark it unhealthy
+            assert check == {"disable": True}, name
+    assert {services()[n]["command"][0] for n in NASHRA_SERVICES} & SERVING_COMMANDS == {
+        "bot", "worker"}
+
+
+class _Health(BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self) -> None:
+        code = self.status if self.path == "/healthz" else 404
+        self.send_response(code)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok" if code == 200 else b"no")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def health_server(handler: type[_Health]) -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def run_healthcheck(port: int) -> int:
+    """The image's healthcheck command, with this Python and the given loopback port."""
+    command = image_healthcheck()
+    url = health_url(command)
+    parts = urlsplit(url)
+    moved = url.replace(parts.netloc, f"127.0.0.1:{port}")
+    words = [sys.executable, *[w.replace(url, moved) for w in command[1:]]]
+    return subprocess.run(words, capture_output=True, timeout=60, check=False).returncode
+
+
+def test_healthcheck_passes_on_200_and_fails_on_503_or_no_answer() -> None:
+    handler = type("Health", (_Health,), {"status": 200})
+    with health_server(handler) as server:
+        port = server.server_address[1]
+        assert run_healthcheck(port) == 0
+        handler.status = 503
+        assert run_healthcheck(port) != 0
+    assert run_healthcheck(port) != 0   # nothing listens there any more
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_healthcheck_against_nashra_s_own_endpoint(tmp_path: Path) -> None:
+    """The image's command against the /healthz a Nashra process serves (bot.metrics), on a
+    real SQLite database: passes while the process is well, fails once it says why not."""
+    database = tmp_path / "nashra.db"
+    Store(database).close()
+    problem: list[str] = []
+    port = free_port()
+    listen = f"127.0.0.1:{port}"
+    with metrics.serving(listen, database, lambda: problem[0] if problem else None):
+        assert run_healthcheck(port) == 0
+        problem.append("outbox: stuck")
+        assert run_healthcheck(port) != 0

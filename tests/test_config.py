@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,8 @@ def _stage_settings(monkeypatch: pytest.MonkeyPatch, module: Any,
                 raise _Built
 
     class Translator:
+        hits = misses = 0   # read by the progress line before the fetcher is built
+
         def __init__(self, _model: ModelInfo, settings: EngineSettings, _store: Any) -> None:
             built["engine"] = settings
             if "fetch" in built:
@@ -187,3 +190,41 @@ def test_database_url_from_file_or_environment_never_shown(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as raised:
         load_settings(str(config), environ={})
     assert "postgresql://" in str(raised.value) and "s3cret" not in str(raised.value)
+
+
+def test_operator_keys_feeds_languages_and_metrics(tmp_path: Path) -> None:
+    from bot.config import METRICS_LISTEN_ENV, load_settings
+
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[translation]\nmodels = { "fa-en" = "", "tr-en" = "/srv/tr.argosmodel" }\n'
+        '[telegram]\nadmin_chat = -1001234567890\n[metrics]\nlisten = "127.0.0.1:9464"\n'
+        '[[feeds]]\nurl = "https://example.ir/rss"\nname = "نمونه"\n'
+        'category = " News / Iran "\nlanguage = "fa"\n', encoding="utf-8")
+    settings = load_settings(str(config), environ={})
+    assert settings.translation.models == {"fa-en": "", "tr-en": "/srv/tr.argosmodel"}
+    assert settings.telegram.admin_chat == -1001234567890
+    feed = settings.feeds[0]
+    assert (feed.category, feed.language) == ("News / Iran", "fa")
+    assert settings.metrics.listen == "127.0.0.1:9464"
+    moved = load_settings(str(config), environ={METRICS_LISTEN_ENV: "127.0.0.1:9471"})
+    assert moved.metrics.listen == "127.0.0.1:9471"
+    with pytest.raises(ConfigError, match=r"\$NASHRA_METRICS_LISTEN must be host:port"):
+        load_settings(str(config), environ={METRICS_LISTEN_ENV: "9471"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"translation": {"models": {"farsi": ""}}}, "translation.models must map language pairs"),
+        ({"translation": {"models": {"fa-en": 3}}}, "translation.models must map language pairs"),
+        ({"metrics": {"listen": "everywhere"}}, "metrics.listen must be host:port"),
+        ({"fetch": {"pause_after_days": 0}}, "fetch.pause_after_days must be > 0"),
+        ({"telegram": {"admin_chat": "@ops"}}, "telegram.admin_chat must be an integer"),
+        ({"feeds": [{"url": "https://x", "language": "Persian"}]}, "feeds[0].language must be"),
+        ({"feeds": [{"url": "https://x", "category": 7}]}, "feeds[0].category must be a string"),
+    ],
+)
+def test_bad_operator_values_name_the_key(raw: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        settings_from_mapping(raw)

@@ -24,17 +24,25 @@ class ChatQueries(Database):
         return self._chat(row) if row else None
 
     def ensure_chat(self, chat_id: int, chat_type: str, title: str, *, times: Sequence[str],
-                    timezone: str, max_items: int, now: datetime) -> Chat:
-        """The chat's row, created with the default settings on first contact."""
+                    timezone: str, max_items: int, now: datetime,
+                    language: str | None = None) -> Chat:
+        """The chat's row, created with the default settings on first contact. ``language``
+        (the interface language of the user seen) is taken only while the chat has none."""
         self._execute_write(
-            "INSERT INTO chats (id, type, title, times, timezone, max_items, created) "
-            "VALUES (:id, :type, :title, :times, :tz, :items, :now) "
-            "ON CONFLICT (id) DO UPDATE SET title = excluded.title, type = excluded.type",
+            "INSERT INTO chats (id, type, title, times, timezone, max_items, created, language) "
+            "VALUES (:id, :type, :title, :times, :tz, :items, :now, :lang) "
+            "ON CONFLICT (id) DO UPDATE SET title = excluded.title, type = excluded.type, "
+            "language = COALESCE(chats.language, excluded.language)",
             {"id": chat_id, "type": chat_type, "title": title, "times": ",".join(times),
-             "tz": timezone, "items": max_items, "now": to_db_time(now)})
+             "tz": timezone, "items": max_items, "now": to_db_time(now), "lang": language})
         chat = self.get_chat(chat_id)
         assert chat is not None
         return chat
+
+    def set_chat_language(self, chat_id: int, language: str) -> None:
+        """The chat's interface language, chosen with /language."""
+        self._execute_write("UPDATE chats SET language = :lang WHERE id = :id",
+                            {"lang": language, "id": chat_id})
 
     def set_subscribed(self, chat_id: int, subscribed: bool, now: datetime,
                        reason: str | None = None) -> None:

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from bot.store.base import Database, chunks, placeholders, to_db_time
 from bot.store.chats import PENDING, SENDING
+from bot.store.feedhealth import PROBE_EVERY
 
 _CLAIM = """
 UPDATE feeds SET lease_owner = :owner, lease_until = :until
@@ -37,7 +38,9 @@ RETURNING id
 """
 
 _DUE = ("(next_check IS NULL OR next_check <= :now) "
-        "AND (last_fetched IS NULL OR last_fetched <= :fetched_before)")
+        "AND (last_fetched IS NULL OR last_fetched <= :fetched_before) "
+        # a paused feed is probed once a day (bot.feed_health)
+        "AND (paused_at IS NULL OR last_fetched IS NULL OR last_fetched <= :probe_before)")
 _FORCED = "1 = 1"
 _CLAIM_CHAT = """
 INSERT INTO delivery_claims (chat_id, owner, until) VALUES (:chat, :owner, :until)
@@ -64,7 +67,8 @@ class LeaseQueries(Database):
             marks, params = placeholders("f", chunk)
             params.update({"owner": owner, "now": to_db_time(now),
                            "until": to_db_time(now + lease), "limit": limit - len(claimed),
-                           "fetched_before": to_db_time(fetched_before or now)})
+                           "fetched_before": to_db_time(fetched_before or now),
+                           "probe_before": to_db_time(now - PROBE_EVERY)})
             sql = _CLAIM.format(eligible=marks, due=_FORCED if force else _DUE,
                                 skip_locked=" FOR UPDATE SKIP LOCKED" if self.postgres else "")
             with self._transaction() as db:

@@ -7,6 +7,11 @@ recreated by steps 4 and 5).
 
 from __future__ import annotations
 
+# Rows holding a letter the Persian folding of schema 14 changes (ی ک ۀ ھ ە ۃ, ZWNJ).
+_PERSIAN_LETTERS = " OR ".join(
+    f"instr(title_original || text_original, char({code})) > 0"
+    for code in (0x06CC, 0x06A9, 0x06C0, 0x06BE, 0x06D5, 0x06C3, 0x200C))
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: feeds, articles, translation cache, full-text index
     """
@@ -346,5 +351,22 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE feeds ADD COLUMN failing_since TEXT;
     ALTER TABLE feeds ADD COLUMN paused_at TEXT;
     ALTER TABLE chats ADD COLUMN language TEXT;
+    """,
+    # 14: the search analysis folds Persian spellings too (bot.textnorm.normalize_arabic:
+    #     Farsi yeh, keheh, heh forms, the zero-width non-joiner). Rows holding one of those
+    #     characters were indexed with the former analysis, and the contentless index can
+    #     only remove a row given the values it was indexed with: when any row holds one,
+    #     the index is rebuilt as schema 10 describes (an Arabic-only archive is left as is).
+    f"""
+    INSERT INTO search_index (search_index)
+        SELECT 'delete-all' WHERE EXISTS (SELECT 1 FROM articles WHERE {_PERSIAN_LETTERS});
+    INSERT INTO search_index (rowid, title_en, lead_en, text_en, title_ar, text_ar,
+                              title_stems, text_stems)
+        SELECT id, title_translated, lead, text_translated,
+               nashra_fold(title_original), nashra_fold(text_original),
+               nashra_stems(title_translated, title_original),
+               nashra_stems(text_translated, text_original)
+        FROM articles
+        WHERE EXISTS (SELECT 1 FROM articles WHERE {_PERSIAN_LETTERS});
     """,
 )

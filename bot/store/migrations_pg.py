@@ -153,6 +153,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE feeds ADD COLUMN paused_at TEXT;
     ALTER TABLE chats ADD COLUMN language TEXT;
     """,
+    # 14: the SQLite twin rebuilds its contentless index for the Persian folding. PostgreSQL
+    #     replaces a row's vectors whenever it is written, so nothing can go wrong here: rows
+    #     stored before keep their former analysis (Persian spellings unfolded).
+    """
+    SELECT 14
+    """,
 )
 
 

@@ -11,7 +11,10 @@ from bot.models import Article, FeedState
 from bot.store.base import chunks, optional_time, placeholders, to_db_time
 from bot.store.chats import ChatQueries
 from bot.store.connection import Row
+from bot.store.feedhealth import FeedHealthQueries
+from bot.store.feedlist import FeedListQueries
 from bot.store.index import SOURCE_COLUMNS, add_to_index, index_row, remove_from_index
+from bot.store.languages import LanguageQueries
 from bot.store.leases import LeaseQueries
 from bot.store.pgsearch import PostgresSearchReader
 from bot.store.records import ARTICLE_COLUMNS, StoredArticle, stored_article
@@ -19,7 +22,8 @@ from bot.store.search import SearchReader
 from bot.store.stories import StoryQueries
 
 
-class Store(ChatQueries, StoryQueries, LeaseQueries):
+class Store(ChatQueries, StoryQueries, LeaseQueries, FeedHealthQueries, FeedListQueries,
+            LanguageQueries):
     """Nashra's database. Not thread-safe: use it from one thread (the event loop's)."""
 
     # feeds ----------------------------------------------------------------------------------
@@ -67,7 +71,8 @@ class Store(ChatQueries, StoryQueries, LeaseQueries):
         """A 200 or 304: store validators, clear the error streak."""
         self._execute_write(
             "UPDATE feeds SET etag = :etag, last_modified = :lm, last_fetched = :at, "
-            "next_check = NULL, error_count = 0, last_error = NULL WHERE id = :id",
+            "next_check = NULL, error_count = 0, last_error = NULL, failing_since = NULL "
+            "WHERE id = :id",
             {"etag": etag, "lm": last_modified, "at": to_db_time(fetched), "id": feed_id},
         )
 
@@ -78,10 +83,12 @@ class Store(ChatQueries, StoryQueries, LeaseQueries):
 
     def record_fetch_failure(self, feed_id: int, fetched: datetime, reason: str,
                              next_check: datetime) -> None:
-        """Count one more consecutive failure and postpone the feed's next check."""
+        """Count one more consecutive failure (the first starts ``failing_since``) and
+        postpone the feed's next check."""
         self._execute_write(
             "UPDATE feeds SET last_fetched = :at, error_count = error_count + 1, "
-            "last_error = :reason, next_check = :next WHERE id = :id",
+            "last_error = :reason, next_check = :next, "
+            "failing_since = COALESCE(failing_since, :at) WHERE id = :id",
             {"at": to_db_time(fetched), "reason": reason, "next": to_db_time(next_check),
              "id": feed_id},
         )

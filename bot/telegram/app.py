@@ -26,14 +26,21 @@ from bot.config import Settings
 from bot.digests import MORE_DATA
 from bot.due import reschedule
 from bot.fetch import Fetcher
+from bot.i18n import LANGUAGES
+from bot.metrics import MetricsError
 from bot.models import ModelInfo
 from bot.stages import engine_settings, fetch_settings
 from bot.store import Store
 from bot.store.leader import LeaderLock
 from bot.telegram import (
     admin,
+    feedadmin,
     handlers,
+    health,
     inline,
+    language,
+    marks,
+    opml_chat,
     preferences,
     ratelimit,
     reading,
@@ -93,7 +100,8 @@ def _add_handlers(app: NashraApp) -> None:
         "digest": handlers.digest_now, "search": searching.search_command,
         "sources": preferences.sources, "settings": preferences.settings,
         "addfeed": admin.add_feed, "removefeed": admin.remove_feed, "stats": admin.stats,
-        "read": reading.read_command,
+        "resumefeed": feedadmin.resume_feed, "export": opml_chat.export_command,
+        "read": reading.read_command, "language": language.language_command,
         "filter": wordlists.filter_command, "alert": wordlists.alert_command,
     }
     for name, callback in commands.items():
@@ -102,8 +110,9 @@ def _add_handlers(app: NashraApp) -> None:
         r"^subscribe$": handlers.subscribe_button, r"^search:": searching.search_page_button,
         r"^src:": preferences.source_button, r"^set:": preferences.settings_button,
         r"^rmfeed:": admin.remove_feed_button, r"^stats:": admin.stats_button,
+        r"^resume:": feedadmin.resume_feed_button, r"^opml:": opml_chat.import_button,
         f"^{MORE_DATA}$": more_button,
-        r"^orig:": reading.original_pressed,
+        r"^orig:": reading.original_pressed, r"^lang:": language.language_button,
         r"^flt:": wordlists.filter_button, r"^alr:": wordlists.alert_button,
     }
     for pattern, callback in buttons.items():
@@ -116,7 +125,12 @@ def _add_handlers(app: NashraApp) -> None:
     # The tappable /read_<id> form; before the catch-all, which would call it unknown.
     app.add_handler(MessageHandler(filters.Regex(r"^/read_\d+(@\w+)?(\s|$)") & people,
                                    reading.read_link))
+    # A command pasted out of an Arabic reply with its invisible direction marks.
+    app.add_handler(MessageHandler(filters.Regex(marks.MARKED_COMMAND) & people,
+                                   marks.marked_command))
     app.add_handler(MessageHandler(filters.COMMAND & people, handlers.unknown_command))
+    app.add_handler(MessageHandler(filters.Document.ALL & filters.ChatType.PRIVATE,
+                                   opml_chat.document_received))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & people,
                                    preferences.typed_value))
     app.add_error_handler(handlers.on_error)
@@ -124,6 +138,7 @@ def _add_handlers(app: NashraApp) -> None:
 
 async def _open(app: NashraApp, settings: Settings, model: ModelInfo, role: Role) -> None:
     """post_init: open the database, HTTP client and model; schedule; resume delivery."""
+    health.start(app, settings)  # first: a metrics address in use stops the start at once
     store = Store(settings.database)
     fetcher = Fetcher(fetch_settings(settings))
     translator = Translator(model, engine_settings(settings), store)
@@ -141,6 +156,8 @@ async def _open(app: NashraApp, settings: Settings, model: ModelInfo, role: Role
                    leader=LeaderLock(settings.database))
     app.bot_data[SERVICES_KEY] = svc
     await app.bot.set_my_commands(handlers.bot_commands())
+    for code in LANGUAGES[1:]:  # Telegram shows each user the menu in their own language
+        await app.bot.set_my_commands(handlers.bot_commands(code), language_code=code)
     if role.refreshes:
         schedule_refresh(jobs, settings.fetch.interval_minutes)
     # Due times live in the database: nothing per chat to rebuild; the first tick runs at
@@ -165,6 +182,7 @@ async def _stop_work(app: NashraApp) -> None:
 
 async def _close(app: NashraApp) -> None:
     """post_shutdown: stop whatever post_stop did not (a failed start), then close everything."""
+    health.stop(app)
     svc: Services | None = app.bot_data.get(SERVICES_KEY)
     if svc is None:
         return
@@ -212,6 +230,8 @@ def start_up_failures(hook: webhook.WebhookSettings | None) -> Iterator[None]:
     """A bot that cannot start says why in one line and exits non-zero."""
     try:
         yield
+    except MetricsError as exc:
+        _fail(str(exc), 1)
     except InvalidToken:
         _fail("telegram: the Bot API rejected the bot token; check $NASHRA_TELEGRAM_TOKEN "
               "(or telegram.token)", 2)

@@ -15,14 +15,16 @@ from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
+from bot.i18n import N_, Gettext, Ngettext, language_for, translation
 from bot.models import Chat
 from bot.telegram.services import services
 
 log = logging.getLogger(__name__)
 MANAGERS = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-NOT_MANAGER = "Only this group's administrators can change its subscription and settings."
-INVALID_BUTTON = "That button is no longer valid. Send the command again."
+# Shown with _() where used: _(NOT_MANAGER), _(INVALID_BUTTON).
+NOT_MANAGER = N_("Only this group's administrators can change its subscription and settings.")
+INVALID_BUTTON = N_("That button is no longer valid. Send the command again.")
 # Ids in callback data and arguments: plain ASCII digits, small enough for SQLite.
 _ID = re.compile(r"[0-9]{1,12}")
 CHANNEL_NAME = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}")
@@ -78,11 +80,40 @@ async def edit(update: Update, text: str, markup: InlineKeyboardMarkup | None) -
 
 
 def current_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Chat:
-    """This update's chat as the store knows it (created with defaults on first contact)."""
+    """This update's chat as the store knows it (created with defaults on first contact;
+    its interface language is its first user's Telegram language)."""
     chat = update.effective_chat
     assert chat is not None
     title = chat.title or chat.username or chat.full_name or str(chat.id)
-    return services(context).chat_for(chat.id, chat.type, title)
+    return services(context).chat_for(chat.id, chat.type, title, user_language(update))
+
+
+# the interface language -------------------------------------------------------------------
+
+def user_language(update: Update) -> str | None:
+    """The interface language of the update's user ("ar…" Arabic, else English); None
+    without a user (a channel post)."""
+    user = update.effective_user
+    return language_for(None, user.language_code) if user is not None else None
+
+
+def update_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """The language to answer this update in: its chat's (set on first contact, or with
+    /language), else its user's (inline queries have no chat)."""
+    if update.effective_chat is None:
+        return user_language(update) or language_for(None)
+    return language_for(current_chat(update, context).language, user_language(update))
+
+
+def texts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Gettext:
+    """``_`` for this update's chat: ``_ = texts(update, context)``, then ``_("…")``."""
+    return translation(update_language(update, context)).gettext
+
+
+def ntexts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Ngettext:
+    """``ngettext`` for this update's chat: ``ngettext("%(n)d story", "%(n)d stories", n)
+    % {"n": n}``."""
+    return translation(update_language(update, context)).ngettext
 
 
 async def may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -109,7 +140,7 @@ async def refuse_unless_manager(update: Update, context: ContextTypes.DEFAULT_TY
     """True (after telling the user) when this user may not change this chat's settings."""
     if await may_manage(update, context):
         return False
-    await refuse(update, NOT_MANAGER)
+    await refuse(update, texts(update, context)(NOT_MANAGER))
     return True
 
 
@@ -127,7 +158,9 @@ async def refuse_arguments(update: Update, context: ContextTypes.DEFAULT_TYPE,
     (``args``: what is left after a channel name, else the command's arguments)."""
     if not (context.args if args is None else args):
         return False
-    await reply(update, f"/{command} takes no arguments — send just /{command}.")
+    _ = texts(update, context)
+    await reply(update, _("%(command)s takes no arguments — send just %(command)s.")
+                % {"command": f"/{command}"})
     return True
 
 
@@ -151,9 +184,11 @@ class Target:
         """For callback data: each press names the channel, so it can be checked again."""
         return f"@{self.chat.id}" if self.channel else ""
 
-    def heading(self, title: str) -> str:
-        """"Settings" here, "Settings for @name" for a channel (HTML)."""
-        return f"{title} for {esc(self.channel)}" if self.channel else title
+    def heading(self, title: str, _: Gettext) -> str:
+        """"Settings" here, "Settings for @name" for a channel (HTML; ``title`` translated)."""
+        if not self.channel:
+            return title
+        return _("%(title)s for %(channel)s") % {"title": title, "channel": esc(self.channel)}
 
     def reloaded(self, context: ContextTypes.DEFAULT_TYPE) -> Target:
         """The same target with the chat as stored now (after a change)."""
@@ -169,8 +204,10 @@ async def command_target(update: Update, context: ContextTypes.DEFAULT_TYPE,
     if not args or not args[0].startswith("@"):
         return Target(current_chat(update, context)), args
     if not CHANNEL_NAME.fullmatch(args[0]):
-        await reply(update, f"{esc(clipped(args[0]))} is not a channel name. Send "
-                    f"/{command} @channelname in a private chat with me.")
+        _ = texts(update, context)
+        await reply(update, _("%(name)s is not a channel name. Send %(example)s in a private "
+                              "chat with me.")
+                    % {"name": esc(clipped(args[0])), "example": f"/{command} @channelname"})
         return None, []
     return await channel_target(update, context, args[0]), args[1:]
 
@@ -203,27 +240,29 @@ async def channel_target(update: Update, context: ContextTypes.DEFAULT_TYPE,
     chat, user = update.effective_chat, update.effective_user
     if chat is None or user is None:
         return None
+    _ = texts(update, context)
     if chat.type != ChatType.PRIVATE:
-        await refuse(update, "Manage a channel from a private chat with me.")
+        await refuse(update, _("Manage a channel from a private chat with me."))
         return None
-    name = ref if isinstance(ref, str) else "that chat"
+    name = ref if isinstance(ref, str) else _("that chat")
     try:
         channel = await context.bot.get_chat(ref)
     except TelegramError:
-        await refuse(update, f"I cannot see {esc(name)}. Add me to the channel as an "
-                     "administrator first.")
+        await refuse(update, _("I cannot see %(name)s. Add me to the channel as an "
+                               "administrator first.") % {"name": esc(name)})
         return None
     if channel.type != ChatType.CHANNEL:
-        await refuse(update, f"{esc(name)} is not a channel.")
+        await refuse(update, _("%(name)s is not a channel.") % {"name": esc(name)})
         return None
     name = f"@{channel.username}" if channel.username else channel.title or name
     if not await _administers(context, channel.id, user.id):
-        await refuse(update, f"Only the administrators of {esc(name)} can manage it here.")
+        await refuse(update, _("Only the administrators of %(name)s can manage it here.")
+                     % {"name": esc(name)})
         return None
     known = services(context).store.get_chat(channel.id)
     if known is None or known.type != ChatType.CHANNEL:
-        await refuse(update, f"I don't know {esc(name)} yet. Subscribe it first: "
-                     f"/subscribe {esc(name)}")
+        await refuse(update, _("I don't know %(name)s yet. Subscribe it first: "
+                               "/subscribe %(name)s") % {"name": esc(name)})
         return None
     return Target(known, name)
 

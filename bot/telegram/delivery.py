@@ -45,8 +45,10 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
+from bot import metrics
 from bot.errors import StoreError
 from bot.feed_leases import process_name
+from bot.i18n import N_, language_for, translation
 from bot.models import OutboxMessage
 from bot.store import Store
 from bot.store.chats import PENDING
@@ -69,9 +71,15 @@ KEEP_SENT_TEXT = timedelta(days=7)     # delivered texts are dropped after this
 FORGET_EVERY = timedelta(hours=1)      # how often the outbox looks for such texts
 UNREACHABLE = ("chat not found", "bot was kicked", "user is deactivated", "bot is not a member")
 TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_closed", "topic closed")
-TOPIC_GONE_NOTICE = ("The topic these digests were posted in is gone, so they now arrive "
-                     "here in General. An administrator can send /subscribe inside a topic "
-                     "to move them there.")
+TOPIC_GONE_NOTICE = N_("The topic these digests were posted in is gone, so they now arrive "
+                       "here in General. An administrator can send /subscribe inside a topic "
+                       "to move them there.")
+STORE_FAILING = N_("Nashra could not record %(what)s: %(error)s. Delivery is paused until "
+                   "the database accepts writes again.")
+UNDELIVERABLE = N_("Nashra could not deliver message %(message)s to chat %(chat)s: "
+                   "%(error)s. It was marked failed; later messages continue.")
+TOPIC_GONE_ALERT = N_("Chat %(chat)s: the forum topic %(topic)s its digests went to is gone "
+                      "(%(error)s); they now go to the chat's General topic.")
 
 
 def keyboard(buttons: str | None) -> InlineKeyboardMarkup | None:
@@ -286,6 +294,7 @@ class Outbox:
             # Accepted: from here on the message is only recorded, never sent again.
             accepted = self._clock()
             self.sent += 1
+            metrics.message_sent()
             self._network_failures = 0
             await self._record(f"message {message.id} as sent (Telegram id {sent.message_id})",
                                lambda: self._store.mark_sent(message.id, sent.message_id,
@@ -321,6 +330,7 @@ class Outbox:
             raise
 
     async def _rejected(self, message: OutboxMessage, exc: TelegramError) -> bool:
+        metrics.send_refused(type(exc).__name__)
         if isinstance(exc, RetryAfter):
             await self._told_to_wait(message.chat_id, retry_seconds(exc))
             return False
@@ -354,9 +364,8 @@ class Outbox:
                     failures += 1
                     log.error("could not record %s (%s); delivery paused, retry in %.1fs",
                               what, exc, wait)
-                    self._alert_admins_once("store", (
-                        f"Nashra could not record {what}: {exc}. Delivery is paused until "
-                        "the database accepts writes again."))
+                    self._alert_admins_once("store", STORE_FAILING,
+                                            {"what": what, "error": str(exc)})
                 try:
                     await self._sleep(wait)
                 except asyncio.CancelledError:
@@ -398,9 +407,8 @@ class Outbox:
             return False
         log.error("message %s to chat %s failed: %s", message.id, message.chat_id, exc.message)
         self._store.mark_failed(message.id, exc.message)
-        self._alert_admins_once(exc.message, (
-            f"Nashra could not deliver message {message.id} to chat {message.chat_id}: "
-            f"{exc.message}. It was marked failed; later messages continue."))
+        self._alert_admins_once(exc.message, UNDELIVERABLE, {
+            "message": message.id, "chat": message.chat_id, "error": exc.message})
         return True
 
     def _topic_gone(self, message: OutboxMessage, error: str) -> None:
@@ -409,11 +417,10 @@ class Outbox:
                     message.thread_id, error)
         self._store.clear_thread(message.chat_id)
         self._on_chat_change(message.chat_id)
-        self._store.queue_digest(message.chat_id, [], [TOPIC_GONE_NOTICE], self._clock(),
-                                 kind="notice")
-        self._alert_admins_once(f"topic:{message.chat_id}", (
-            f"Chat {message.chat_id}: the forum topic {message.thread_id} its digests went to "
-            f"is gone ({error}); they now go to the chat's General topic."))
+        notice = self._texts(message.chat_id)(TOPIC_GONE_NOTICE)
+        self._store.queue_digest(message.chat_id, [], [notice], self._clock(), kind="notice")
+        self._alert_admins_once(f"topic:{message.chat_id}", TOPIC_GONE_ALERT, {
+            "chat": message.chat_id, "topic": message.thread_id, "error": error})
 
     def _deactivate(self, chat_id: int, reason: str) -> None:
         log.warning("chat %s deactivated: %s", chat_id, reason)
@@ -428,18 +435,28 @@ class Outbox:
                     message.id, exc.message, wait)
         await self._sleep(wait)
 
-    def _alert_admins_once(self, key: str, text: str) -> None:
-        """Tell the bot's admins about ``key`` once per process (not once per message)."""
+    def _alert_admins_once(self, key: str, message: str, values: dict[str, object]) -> None:
+        """Tell the bot's admins about ``key`` once per process (not once per message);
+        ``message`` (an N_ string) is translated into each admin's language."""
         if key in self._alerted or not self._admins:
             return
         self._alerted.add(key)
         for admin in self._admins:
-            task = asyncio.create_task(self._alert(admin, text))
+            task = asyncio.create_task(self._alert(admin, message, values))
             self._alerts.add(task)
             task.add_done_callback(self._alerts.discard)
 
-    async def _alert(self, admin: int, text: str) -> None:
+    async def _alert(self, admin: int, message: str, values: dict[str, object]) -> None:
         try:
-            await self._bot.send_message(admin, text)
+            await self._bot.send_message(admin, self._texts(admin)(message) % values)
         except Exception as exc:  # an alert must never break delivery
             log.warning("could not alert admin %s: %s", admin, exc)
+
+    def _texts(self, chat_id: int) -> Callable[[str], str]:
+        """The gettext of a chat's language; English when the store cannot tell (an alert
+        that the database fails must still go out)."""
+        try:
+            chat = self._store.get_chat(chat_id)
+        except StoreError:
+            chat = None
+        return translation(language_for(chat.language if chat else None)).gettext

@@ -14,7 +14,7 @@ from telegram.ext import ContextTypes
 
 from bot.digests import queue_digest
 from bot.models import Chat
-from bot.telegram.common import answer, current_chat
+from bot.telegram.common import answer, current_chat, texts
 from bot.telegram.services import services
 
 
@@ -34,7 +34,8 @@ async def more_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     # One press, one page; a message too old to edit, or edited by an earlier press, is fine.
     with contextlib.suppress(BadRequest):
         await query.edit_message_reply_markup(None)
+    _ = texts(update, context)
     if queue_digest(svc, chat, datetime.now(UTC), more_page=True):
-        await answer(update, "Sending the next stories…")
+        await answer(update, _("Sending the next stories…"))
     else:
-        await answer(update, "You are up to date: nothing more to send.", alert=True)
+        await answer(update, _("You are up to date: nothing more to send."), alert=True)

@@ -13,6 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot.digests import queue_digest
 from bot.due import reschedule
+from bot.i18n import DEFAULT_LANGUAGE, N_, Gettext, Ngettext, language_for, translation
 from bot.query import query_help
 from bot.telegram.common import (
     CHANNEL_NAME,
@@ -26,6 +27,9 @@ from bot.telegram.common import (
     refuse_arguments,
     refuse_unless_manager,
     reply,
+    texts,
+    update_language,
+    user_language,
 )
 from bot.telegram.digests import asked_here
 from bot.telegram.inline import HELP_START, READ_START
@@ -33,28 +37,34 @@ from bot.telegram.reading import read_article
 from bot.telegram.services import services
 
 log = logging.getLogger(__name__)
-SUBSCRIBE_USAGE = ("Usage: /subscribe for this chat, or /subscribe @channel for a channel "
-                   "you administer.")
+SUBSCRIBE_USAGE = N_("Usage: /subscribe for this chat, or /subscribe @channel for a channel "
+                     "you administer.")
+# Descriptions are translated where shown: bot_commands(language), command_list(_).
 COMMANDS = (
-    ("subscribe", "Get English digests in this chat"),
-    ("unsubscribe", "Stop the digests"),
-    ("digest", "Send a digest now"),
-    ("search", "Search the archive: /search words"),
-    ("read", "An article in full, in English: /read ID"),
-    ("sources", "Choose the sources of this chat"),
-    ("filter", "Only or never stories with some words: /filter +word, /filter -word"),
-    ("alert", "Stories with a word as soon as they arrive: /alert word"),
-    ("settings", "Digest times, timezone and length"),
-    ("help", "How to use Nashra"),
+    ("subscribe", N_("Get English digests in this chat")),
+    ("unsubscribe", N_("Stop the digests")),
+    ("digest", N_("Send a digest now")),
+    ("search", N_("Search the archive: /search words")),
+    ("read", N_("An article in full, in English: /read ID")),
+    ("sources", N_("Choose the sources of this chat")),
+    ("filter", N_("Only or never stories with some words: /filter +word, /filter -word")),
+    ("alert", N_("Stories with a word as soon as they arrive: /alert word")),
+    ("settings", N_("Digest times, timezone and length")),
+    ("language", N_("Interface language: English or Arabic")),
+    ("help", N_("How to use Nashra")),
 )
 
 
-def bot_commands() -> list[BotCommand]:
-    return [BotCommand(name, description) for name, description in COMMANDS]
+def bot_commands(language: str = DEFAULT_LANGUAGE) -> list[BotCommand]:
+    """The command menu in ``language`` (setMyCommands, one list per language)."""
+    _ = translation(language).gettext
+    return [BotCommand(name, _(description)) for name, description in COMMANDS]
 
 
-def command_list() -> str:
-    return "\n".join(f"/{name} — {esc(description)}" for name, description in COMMANDS)
+def command_list(_: Gettext) -> str:
+    return "\n".join(_("%(command)s — %(description)s")
+                     % {"command": f"/{name}", "description": esc(_(description))}
+                     for name, description in COMMANDS)
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -65,14 +75,15 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if payload.startswith(READ_START):
         await read_article(update, context, payload.removeprefix(READ_START))
         return
+    _ = texts(update, context)
     if payload == HELP_START:
-        await reply(update, esc(query_help()))
+        await reply(update, esc(query_help(_)))
         return
-    text = ("<b>Nashra</b> — Arabic news, in English.\n"
-            "I follow Arabic news sources and translate every new article offline.\n"
-            "Subscribe for a digest at the times you choose, or /search the archive.\n\n"
-            + command_list())
-    button = InlineKeyboardButton("Subscribe", callback_data="subscribe")
+    text = (_("<b>Nashra</b> — Arabic news, in English.\n"
+              "I follow Arabic news sources and translate every new article offline.\n"
+              "Subscribe for a digest at the times you choose, or /search the archive.")
+            + "\n\n" + command_list(_))
+    button = InlineKeyboardButton(_("Subscribe"), callback_data="subscribe")
     await reply(update, text, reply_markup=InlineKeyboardMarkup([[button]]))
 
 
@@ -80,20 +91,29 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     """List the commands with a line of help each."""
     svc = services(context)
     minutes = svc.settings.fetch.interval_minutes
-    await reply(update, "<b>Commands</b>\n" + command_list() +
-                f"\n\nSources are checked every {minutes} minutes. A digest groups the "
-                "reports of one event from several sources into one story, the most widely "
-                "reported first; tap /read_ID under an item to read it in full. In groups, "
-                "only administrators can change the subscription and settings. A channel's "
-                "administrators manage it from a private chat with me: /settings @channel, "
-                "/sources @channel, /filter @channel, /alert @channel, /unsubscribe @channel.")
+    words = translation(update_language(update, context))
+    _ = words.gettext
+    await reply(update, _("<b>Commands</b>") + "\n" + command_list(_) + "\n\n"
+                + checked_every(minutes, words.ngettext) + " " +
+                _("A digest groups the reports of one event from several sources into one "
+                  "story, the most widely reported first; tap /read_ID under an item to read "
+                  "it in full. In groups, only administrators can change the subscription and "
+                  "settings. A channel's administrators manage it from a private chat with "
+                  "me: /settings @channel, /sources @channel, /filter @channel, "
+                  "/alert @channel, /language @channel, /unsubscribe @channel."))
+
+
+def checked_every(minutes: int, ngettext: Ngettext) -> str:
+    return ngettext("Sources are checked every %(minutes)d minute.",
+                    "Sources are checked every %(minutes)d minutes.", minutes) % {
+        "minutes": minutes}
 
 
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Subscribe this chat (or a channel given as @name) with the default schedule."""
     if context.args:
         if len(context.args) > 1 or not CHANNEL_NAME.fullmatch(context.args[0]):
-            await reply(update, SUBSCRIBE_USAGE)
+            await reply(update, texts(update, context)(SUBSCRIBE_USAGE))
             return
         await _subscribe_channel(update, context, context.args[0])
         return
@@ -123,45 +143,51 @@ async def _subscribe_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     svc.store.set_thread(chat.id, topic)
     chat = svc.store.get_chat(chat.id) or chat
     reschedule(svc.store, chat)
-    where = "\nDigests will be posted in this topic." if topic is not None else ""
-    await reply(update, "Subscribed. " + schedule_text(chat.times, chat.timezone, chat.max_items)
-                + where + "\nChange it with /settings, pick sources with /sources.")
+    _ = translation(language_for(chat.language)).gettext
+    where = "\n" + _("Digests will be posted in this topic.") if topic is not None else ""
+    await reply(update, _("Subscribed.") + " "
+                + schedule_text(chat.times, chat.timezone, chat.max_items, _)
+                + where + "\n" + _("Change it with /settings, pick sources with /sources."))
 
 
-def schedule_text(times: tuple[str, ...], timezone: str, items: int) -> str:
-    return (f"Digests at {esc(', '.join(times))} ({esc(timezone)}), "
-            f"up to {items} stories each.")
+def schedule_text(times: tuple[str, ...], timezone: str, items: int, _: Gettext) -> str:
+    return (_("Digests at %(times)s (%(timezone)s), up to %(items)d stories each.")
+            % {"times": esc(", ".join(times)), "timezone": esc(timezone), "items": items})
 
 
 async def _subscribe_channel(update: Update, context: ContextTypes.DEFAULT_TYPE,
                              name: str) -> None:
     user = update.effective_user
     assert user is not None
+    _ = texts(update, context)
     try:
         channel = await context.bot.get_chat(name)
         member = await context.bot.get_chat_member(channel.id, user.id)
         me = await context.bot.get_chat_member(channel.id, context.bot.id)
     except TelegramError:
-        await reply(update, f"I cannot see {esc(name)}. Add me to the channel as an "
-                    "administrator first.")
+        await reply(update, _("I cannot see %(name)s. Add me to the channel as an "
+                              "administrator first.") % {"name": esc(name)})
         return
     if channel.type != ChatType.CHANNEL:
-        await reply(update, f"{esc(name)} is not a channel. Use /subscribe inside a group.")
+        await reply(update, _("%(name)s is not a channel. Use /subscribe inside a group.")
+                    % {"name": esc(name)})
         return
     if member.status not in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR):
-        await reply(update, "Only the channel's administrators can subscribe it.")
+        await reply(update, _("Only the channel's administrators can subscribe it."))
         return
     if me.status != ChatMemberStatus.ADMINISTRATOR:
-        await reply(update, "Make me an administrator of the channel so I can post there.")
+        await reply(update, _("Make me an administrator of the channel so I can post there."))
         return
     svc = services(context)
-    chat = svc.chat_for(channel.id, channel.type, channel.title or name)
+    # The channel's digests speak the language of the administrator who subscribed it.
+    chat = svc.chat_for(channel.id, channel.type, channel.title or name, user_language(update))
     svc.store.set_subscribed(chat.id, True, datetime.now(UTC))
     reschedule(svc.store, svc.store.get_chat(chat.id) or chat)
-    await reply(update, f"Subscribed {esc(name)}. "
-                + schedule_text(chat.times, chat.timezone, chat.max_items)
-                + f"\nManage it from here: /settings {esc(name)}, /sources {esc(name)}, "
-                f"/filter {esc(name)}, /alert {esc(name)}.")
+    await reply(update, _("Subscribed %(name)s.") % {"name": esc(name)} + " "
+                + schedule_text(chat.times, chat.timezone, chat.max_items, _) + "\n"
+                + _("Manage it from here: /settings %(name)s, /sources %(name)s, "
+                    "/filter %(name)s, /alert %(name)s, /language %(name)s.")
+                % {"name": esc(name)})
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -180,12 +206,13 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     svc = services(context)
     svc.store.set_subscribed(target.chat.id, False, datetime.now(UTC))
     reschedule(svc.store, svc.store.get_chat(target.chat.id) or target.chat)
+    _ = texts(update, context)
     if target.channel:
-        name = esc(target.channel)
-        await reply(update, f"Unsubscribed {name}: no more digests there. "
-                    f"/subscribe {name} brings them back.")
+        await reply(update, _("Unsubscribed %(name)s: no more digests there. "
+                              "/subscribe %(name)s brings them back.")
+                    % {"name": esc(target.channel)})
         return
-    await reply(update, "Unsubscribed: no more digests here. /subscribe brings them back.")
+    await reply(update, _("Unsubscribed: no more digests here. /subscribe brings them back."))
 
 
 async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -197,18 +224,23 @@ async def digest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     now = datetime.now(UTC)
     if queue_digest(svc, asked_here(update, chat), now):
         return
+    words = translation(language_for(chat.language, user_language(update)))
     if chat.last_digest_at:
         local = chat.last_digest_at.astimezone(ZoneInfo(chat.timezone))
-        await reply(update, f"Nothing new since {local:%H:%M} ({esc(chat.timezone)}).")
-    else:
-        await reply(update, f"Nothing in the last {svc.settings.digest.max_age_hours} hours "
-                    f"yet. Sources are checked every {svc.settings.fetch.interval_minutes} "
-                    "minutes.")
+        await reply(update, words.gettext("Nothing new since %(time)s (%(timezone)s).")
+                    % {"time": f"{local:%H:%M}", "timezone": esc(chat.timezone)})
+        return
+    hours = svc.settings.digest.max_age_hours
+    await reply(update, words.ngettext("Nothing in the last %(hours)d hour yet.",
+                                       "Nothing in the last %(hours)d hours yet.", hours)
+                % {"hours": hours} + " "
+                + checked_every(svc.settings.fetch.interval_minutes, words.ngettext))
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Point unknown commands at /help."""
-    await reply(update, "I don't know that command. /help lists what I can do.")
+    _ = texts(update, context)
+    await reply(update, _("I don't know that command. /help lists what I can do."))
 
 
 async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -235,10 +267,10 @@ async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """Any button press no other handler understands (forged, or from an old version)."""
     data = update.callback_query.data if update.callback_query else None
     log.info("unknown callback data %r", clipped(data or "", 70))
-    await answer(update, INVALID_BUTTON, alert=True)
+    await answer(update, texts(update, context)(INVALID_BUTTON), alert=True)
 
 
-SORRY = "Sorry, something went wrong with that. Please try again in a moment."
+SORRY = N_("Sorry, something went wrong with that. Please try again in a moment.")
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -246,16 +278,23 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("update failed: %s", context.error, exc_info=context.error)
     if not isinstance(update, Update):
         return
+    sorry = _sorry(update, context)
     try:
         if update.callback_query is not None:
             try:
-                await update.callback_query.answer(SORRY, show_alert=True)
+                await update.callback_query.answer(sorry, show_alert=True)
                 return
             except BadRequest:  # already answered, or too old: say it in the chat instead
                 pass
         if update.effective_message is not None:
-            await update.effective_message.reply_text(SORRY)
+            await update.effective_message.reply_text(sorry)
     except TelegramError:
         log.warning("could not send the error notice")
 
 
+def _sorry(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """SORRY in the chat's language; in the user's when the database itself failed."""
+    try:
+        return texts(update, context)(SORRY)
+    except Exception:  # the error being reported may be the store's
+        return translation(user_language(update) or language_for(None)).gettext(SORRY)

@@ -38,6 +38,8 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import metrics
+
 BULK = "bulk"  # rate_limit_args of outbox sends: they yield to replies
 INTERACTIVE, BACKGROUND = 0, 1
 _MESSAGE_CALLS = ("send", "edit", "copy", "forward")
@@ -191,6 +193,7 @@ class TelegramLimits(BaseRateLimiter[str]):
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as refused:
+                metrics.too_many_requests("reply")
                 wait = retry_seconds(refused)
                 retries += 1
                 if retries > REPLY_RETRIES or wait > REPLY_MAX_WAIT:

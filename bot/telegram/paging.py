@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.digest import isolate
+from bot.i18n import DEFAULT_LANGUAGE, N_, Gettext, gettext_for
 from bot.telegram.common import answer, clipped, edit, esc
 
 T = TypeVar("T")
@@ -28,7 +29,8 @@ def rows(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKey
 
 PAGE_SIZE = 10  # 10 clipped names (≤ 2 UTF-16 units a character) stay far below 4096
 NAME_CHARS, LABEL_CHARS = 60, 40  # a feed name in a list line; on a button
-NO_PAGE = "That page is no longer there. Send /{} again for a fresh list."
+NO_PAGE = N_("That page is no longer there. Send %(command)s again for a fresh list.")
+ENGLISH = gettext_for(DEFAULT_LANGUAGE)  # the default of helpers given no ``_``
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,13 @@ class Page(Generic[T]):
     @property
     def span(self) -> str:
         """"21–30 of 312"."""
+        return self.span_in(ENGLISH)
+
+    def span_in(self, _: Gettext) -> str:
+        """:attr:`span` in the language of ``_``."""
         first = (self.number - 1) * PAGE_SIZE + 1
-        return f"{first}–{first + len(self.items) - 1} of {self.total}"
+        return _("%(first)d–%(last)d of %(total)d") % {
+            "first": first, "last": first + len(self.items) - 1, "total": self.total}
 
 
 def page_of(items: Sequence[T], number: int | None, *, clamp: bool = False) -> Page[T] | None:
@@ -60,11 +67,11 @@ def page_of(items: Sequence[T], number: int | None, *, clamp: bool = False) -> P
 
 
 def paged(keyboard: list[list[InlineKeyboardButton]], prefix: str, page: Page[Any],
-          suffix: str = "") -> InlineKeyboardMarkup | None:
+          suffix: str = "", _: Gettext = ENGLISH) -> InlineKeyboardMarkup | None:
     """The rows, then ◀ Previous / Next ▶ as ``<prefix>:p:<page><suffix>``; None if empty."""
     nav = [Button(label, f"{prefix}:p:{number}{suffix}") for label, number, shown in (
-        ("◀ Previous", page.number - 1, page.number > 1),
-        ("Next ▶", page.number + 1, page.number < page.pages)) if shown]
+        (_("◀ Previous"), page.number - 1, page.number > 1),
+        (_("Next ▶"), page.number + 1, page.number < page.pages)) if shown]
     keyboard = [*keyboard, nav] if nav else keyboard
     return InlineKeyboardMarkup(keyboard) if keyboard else None
 
@@ -75,11 +82,11 @@ def listed(name: str, limit: int = NAME_CHARS) -> str:
 
 
 async def show_page(update: Update, shown: tuple[str, InlineKeyboardMarkup | None] | None,
-                    command: str, note: str | None = None) -> None:
+                    command: str, note: str | None = None, _: Gettext = ENGLISH) -> None:
     """Answer the press (with ``note``) and edit its message to ``shown``: a page of a list.
     None, a page that is not there (forged, or the list shrank), is answered instead."""
     if shown is None:
-        await answer(update, NO_PAGE.format(command), alert=True)
+        await answer(update, _(NO_PAGE) % {"command": f"/{command}"}, alert=True)
         return
     await answer(update, note)
     await edit(update, *shown)

@@ -13,10 +13,11 @@ with ``@<channel id>`` and every press checks the presser's rights in the channe
 
 from __future__ import annotations
 
+import html
 import re
 import time
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -25,7 +26,8 @@ from telegram.ext import ContextTypes
 
 from bot.config import TIME_PATTERN
 from bot.due import reschedule
-from bot.models import Chat
+from bot.i18n import N_, Gettext
+from bot.models import Chat, FeedState
 from bot.telegram.common import (
     INVALID_BUTTON,
     Target,
@@ -42,6 +44,7 @@ from bot.telegram.common import (
     refuse_change,
     refuse_unless_manager,
     reply,
+    texts,
 )
 from bot.telegram.handlers import schedule_text
 from bot.telegram.paging import LABEL_CHARS, Button, listed, page_of, paged, rows, show_page
@@ -56,28 +59,43 @@ MAX_ITEMS = 30
 MAX_VALUE_CHARS = 64  # longest IANA name is ~32; anything longer is not a value
 AWAIT_SECONDS = 600  # a "Custom…" prompt expires after this long
 AWAITING = "awaiting"
-USAGE = ("Usage: /settings times 07:30 19:00 · /settings timezone Africa/Cairo · "
-         "/settings items 10")
+USAGE = N_("Usage: /settings times 07:30 19:00 · /settings timezone Africa/Cairo · "
+           "/settings items 10")
 
 
 # sources ------------------------------------------------------------------------------------
 
-def sources_page(context: ContextTypes.DEFAULT_TYPE, target: Target, number: int | None, *,
-                 clamp: bool = False) -> tuple[str, InlineKeyboardMarkup | None] | None:
+def sources_page(context: ContextTypes.DEFAULT_TYPE, target: Target, number: int | None,
+                 _: Gettext, *, clamp: bool = False
+                 ) -> tuple[str, InlineKeyboardMarkup | None] | None:
     """Page ``number`` of /sources: text and buttons (``src:<id>:<page>``), or None."""
-    page = page_of(services(context).store.feeds(active_only=True), number, clamp=clamp)
+    feeds = sorted(services(context).store.feeds(active_only=True), key=lambda f: f.category)
+    page = page_of(feeds, number, clamp=clamp)
     if page is None:
         return None
-    heading = target.heading("Sources")
+    heading = target.heading(_("Sources"), _)
     if not page.total:
-        return f"<b>{heading}</b>: none yet.", None
+        return _("<b>%(heading)s</b>: none yet.") % {"heading": heading}, None
     marks = ["⬜" if f.id in target.chat.excluded_feeds else "✅" for f in page.items]
-    lines = [f"{mark} {listed(f.name)}" for mark, f in zip(marks, page.items, strict=True)]
+    lines = grouped_lines(marks, page.items)
     buttons = [[Button(f"{mark} {clipped(f.name, LABEL_CHARS)}",
                        f"src:{f.id}:{page.number}{target.suffix}")]
                for mark, f in zip(marks, page.items, strict=True)]
-    text = f"<b>{heading} {page.span}</b> — tap to include or exclude:\n" + "\n".join(lines)
+    text = (_("<b>%(heading)s %(span)s</b> — tap to include or exclude:")
+            % {"heading": heading, "span": page.span} + "\n" + "\n".join(lines))
     return text, paged(buttons, "src", page, target.suffix)
+
+
+def grouped_lines(marks: Sequence[str], feeds: Sequence[FeedState]) -> list[str]:
+    """A page's lines (HTML), each category's feeds under its name; uncategorised first."""
+    lines: list[str] = []
+    current = ""
+    for mark, feed in zip(marks, feeds, strict=True):
+        if feed.category != current:
+            current = feed.category
+            lines.append(f"<b>{listed(current)}</b>")
+        lines.append(f"{mark} {listed(feed.name)}")
+    return lines
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -85,7 +103,7 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     target, args = await command_target(update, context, "sources")
     if target is None or await refuse_arguments(update, context, "sources", args):
         return
-    shown = sources_page(context, target, 1)
+    shown = sources_page(context, target, 1, texts(update, context))
     assert shown is not None  # the first page always exists
     await reply(update, shown[0], reply_markup=shown[1])
 
@@ -101,23 +119,25 @@ async def source_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         target, data = await button_target(update, context)
     if target is None:
         return
+    _ = texts(update, context)
     head, _sep, tail = data.removeprefix("src:").partition(":")
     if head == "p":
-        await show_page(update, sources_page(context, target, parse_id(tail)), "sources")
+        await show_page(update, sources_page(context, target, parse_id(tail), _), "sources")
         return
     svc = services(context)
     feed_id, number = parse_id(head), parse_id(tail or "1")
     known = {f.id: f for f in svc.store.feeds(active_only=True)}
     if feed_id is None or feed_id not in known:
-        await answer(update, "That source is no longer available.", alert=True)
+        await answer(update, _("That source is no longer available."), alert=True)
         return
     if not number:
-        await answer(update, INVALID_BUTTON, alert=True)
+        await answer(update, _(INVALID_BUTTON), alert=True)
         return
     excluded = feed_id not in target.chat.excluded_feeds
     svc.store.set_feed_excluded(target.chat.id, feed_id, excluded)
-    note = f"{clipped(known[feed_id].name, 150)}: {'excluded' if excluded else 'included'}"
-    shown = sources_page(context, target.reloaded(context), number, clamp=True)
+    note = (_("%(source)s: excluded") if excluded else _("%(source)s: included")) % {
+        "source": clipped(known[feed_id].name, 150)}
+    shown = sources_page(context, target.reloaded(context), number, _, clamp=True)
     await show_page(update, shown, "sources", note)
 
 
@@ -133,44 +153,46 @@ class Awaiting:
     channel_id: int | None = None  # a channel managed from this private chat
 
 
-def settings_text(target: Target) -> str:
-    chat = target.chat
-    return (f"<b>{target.heading('Settings')}</b>\n"
-            + schedule_text(chat.times, chat.timezone, chat.max_items)
-            + "\nChoose what to change:")
+def settings_text(target: Target, _: Gettext) -> str:
+    chat, heading = target.chat, target.heading(_("Settings"), _)
+    return (f"<b>{heading}</b>\n"
+            + schedule_text(chat.times, chat.timezone, chat.max_items, _)
+            + "\n" + _("Choose what to change:"))
 
 
-def main_menu(target: Target) -> InlineKeyboardMarkup:
+def main_menu(target: Target, _: Gettext) -> InlineKeyboardMarkup:
     end = target.suffix
-    return InlineKeyboardMarkup([[Button("🕗 Times", f"set:times{end}"),
-                                  Button("🌍 Timezone", f"set:tz{end}"),
-                                  Button("🔢 Items", f"set:items{end}")]])
+    return InlineKeyboardMarkup([[Button(_("🕗 Times"), f"set:times{end}"),
+                                  Button(_("🌍 Timezone"), f"set:tz{end}"),
+                                  Button(_("🔢 Items"), f"set:items{end}")]])
 
 
-def times_menu(target: Target) -> InlineKeyboardMarkup:
+def times_menu(target: Target, _: Gettext) -> InlineKeyboardMarkup:
     chat, end = target.chat, target.suffix
     buttons = [Button(("✅ " if t in chat.times else "") + t, f"set:time:{t}{end}")
                for t in TIME_PRESETS]
-    extra = [Button("✏️ Custom…", f"set:custom:times{end}"), Button("⬅ Back", f"set:menu{end}")]
+    extra = [Button(_("✏️ Custom…"), f"set:custom:times{end}"),
+             Button(_("⬅ Back"), f"set:menu{end}")]
     return InlineKeyboardMarkup([*rows(buttons, 4), extra])
 
 
-def timezone_menu(target: Target) -> InlineKeyboardMarkup:
+def timezone_menu(target: Target, _: Gettext) -> InlineKeyboardMarkup:
     chat, end = target.chat, target.suffix
     buttons = [Button(("✅ " if z == chat.timezone else "") + z, f"set:zone:{z}{end}")
                for z in TIMEZONE_PRESETS]
-    extra = [Button("✏️ Other…", f"set:custom:tz{end}"), Button("⬅ Back", f"set:menu{end}")]
+    extra = [Button(_("✏️ Other…"), f"set:custom:tz{end}"),
+             Button(_("⬅ Back"), f"set:menu{end}")]
     return InlineKeyboardMarkup([*rows(buttons, 2), extra])
 
 
-def items_menu(target: Target) -> InlineKeyboardMarkup:
+def items_menu(target: Target, _: Gettext) -> InlineKeyboardMarkup:
     chat, end = target.chat, target.suffix
     buttons = [Button(("✅ " if n == chat.max_items else "") + str(n), f"set:n:{n}{end}")
                for n in ITEM_PRESETS]
-    return InlineKeyboardMarkup([*rows(buttons, 6), [Button("⬅ Back", f"set:menu{end}")]])
+    return InlineKeyboardMarkup([*rows(buttons, 6), [Button(_("⬅ Back"), f"set:menu{end}")]])
 
 
-MENUS: dict[str, Callable[[Target], InlineKeyboardMarkup]] = {
+MENUS: dict[str, Callable[[Target, Gettext], InlineKeyboardMarkup]] = {
     "menu": main_menu, "times": times_menu, "tz": timezone_menu, "items": items_menu}
 APPLIES = {"time": "times", "zone": "timezone", "n": "items"}
 CUSTOM = {"times": "times", "tz": "timezone"}
@@ -181,13 +203,14 @@ async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     target, args = await command_target(update, context, "settings")
     if target is None:
         return
+    _ = texts(update, context)
     if args:
         if await refuse_change(update, context, target):
             return
-        note = apply_setting(context, target.chat, args[0].lower(), args[1:])
-        await reply(update, _naming(target, note))
+        note = apply_setting(context, target.chat, args[0].lower(), args[1:], _)
+        await reply(update, _naming(target, note, _))
         return
-    await reply(update, settings_text(target), reply_markup=main_menu(target))
+    await reply(update, settings_text(target, _), reply_markup=main_menu(target, _))
 
 
 async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -195,49 +218,57 @@ async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     target, data = await button_target(update, context)
     if target is None:
         return
+    _ = texts(update, context)
     _prefix, _sep, rest = data.partition(":")
     action, _sep, value = rest.partition(":")
     if action == "custom" and value in CUSTOM:
-        await _ask_custom(update, context, CUSTOM[value], target)
+        await _ask_custom(update, context, CUSTOM[value], target, _)
         return
     if action in MENUS and not value:
         await answer(update)
-        await edit(update, settings_text(target), MENUS[action](target))
+        await edit(update, settings_text(target, _), MENUS[action](target, _))
         return
     if action not in APPLIES or not value:
-        await answer(update, INVALID_BUTTON, alert=True)
+        await answer(update, _(INVALID_BUTTON), alert=True)
         return
-    note = _apply_button(context, target.chat, action, value)
+    note = _apply_button(context, target.chat, action, value, _)
     target = target.reloaded(context)
     await answer(update, clipped(note, 200))
     menu = {"time": times_menu, "zone": timezone_menu, "n": items_menu}[action]
-    await edit(update, settings_text(target), menu(target))
+    await edit(update, settings_text(target, _), menu(target, _))
 
 
 async def _ask_custom(update: Update, context: ContextTypes.DEFAULT_TYPE, what: str,
-                      target: Target) -> None:
+                      target: Target, _: Gettext) -> None:
     """Remember who pressed "Custom…" for what; only their next message is taken."""
     user = update.effective_user
     assert context.chat_data is not None and user is not None
     channel_id = target.chat.id if target.channel else None
     context.chat_data[AWAITING] = Awaiting(what, user.id, time.monotonic() + AWAIT_SECONDS,
                                            channel_id)
-    of = f" of {esc(target.channel)}" if target.channel else ""
-    prompt = (f"Send the digest times{of} as HH:MM, separated by spaces (e.g. 07:30 19:00)."
-              if what == "times" else f"Send the timezone{of}: an IANA name, e.g. Africa/Cairo.")
     await answer(update)
-    await reply(update, prompt)
+    await reply(update, _custom_prompt(what, target, _))
+
+
+def _custom_prompt(what: str, target: Target, _: Gettext) -> str:
+    name = {"channel": esc(target.channel)}
+    if what == "times":
+        return (_("Send the digest times of %(channel)s as HH:MM, separated by spaces "
+                  "(e.g. 07:30 19:00).") % name if target.channel else
+                _("Send the digest times as HH:MM, separated by spaces (e.g. 07:30 19:00)."))
+    return (_("Send the timezone of %(channel)s: an IANA name, e.g. Africa/Cairo.") % name
+            if target.channel else _("Send the timezone: an IANA name, e.g. Africa/Cairo."))
 
 
 def _apply_button(context: ContextTypes.DEFAULT_TYPE, chat: Chat, action: str,
-                  value: str) -> str:
+                  value: str, _: Gettext) -> str:
     if action == "time":
         times = [t for t in chat.times if t != value] if value in chat.times \
             else [*chat.times, value]
         if not times:
-            return "Keep at least one time; /unsubscribe stops the digests."
-        return apply_setting(context, chat, "times", times)
-    return apply_setting(context, chat, APPLIES[action], [value])
+            return _("Keep at least one time; /unsubscribe stops the digests.")
+        return apply_setting(context, chat, "times", times, _)
+    return apply_setting(context, chat, APPLIES[action], [value], _)
 
 
 async def typed_value(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -252,8 +283,10 @@ async def typed_value(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if not isinstance(awaiting, Awaiting) or awaiting.user_id != user.id:
         return
     del context.chat_data[AWAITING]
+    _ = texts(update, context)
     if time.monotonic() > awaiting.until:
-        await reply(update, "That prompt has expired. Open /settings and press Custom… again.")
+        await reply(update, _("That prompt has expired. Open /settings and press Custom… "
+                              "again."))
         return
     if awaiting.channel_id is not None:  # rights in the channel are checked again, now
         target = await channel_target(update, context, awaiting.channel_id)
@@ -263,19 +296,21 @@ async def typed_value(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         target = Target(current_chat(update, context))
     if target is None:
         return
-    note = apply_setting(context, target.chat, awaiting.what, message.text.split())
-    await reply(update, _naming(target, note))
+    note = apply_setting(context, target.chat, awaiting.what, message.text.split(), _)
+    await reply(update, _naming(target, note, _))
 
 
-def _naming(target: Target, note: str) -> str:
+def _naming(target: Target, note: str, _: Gettext) -> str:
     """A plain-text answer as HTML, naming the channel when one is managed from here."""
-    return f"{esc(target.channel)}: {esc(note)}" if target.channel else esc(note)
+    if not target.channel:
+        return esc(note)
+    return _("%(channel)s: %(note)s") % {"channel": esc(target.channel), "note": esc(note)}
 
 
 def apply_setting(context: ContextTypes.DEFAULT_TYPE, chat: Chat, what: str,
-                  values: list[str]) -> str:
+                  values: list[str], _: Gettext) -> str:
     """Validate and store one setting and the next digest time; returns the plain-text answer."""
-    checked = validate(what, values)
+    checked = validate(what, values, _)
     if isinstance(checked, str):
         return checked
     store = services(context).store
@@ -286,39 +321,44 @@ def apply_setting(context: ContextTypes.DEFAULT_TYPE, chat: Chat, what: str,
     else:
         chat = store.update_chat_settings(chat.id, max_items=int(checked[0]))
     reschedule(store, chat)
-    return "Saved. " + schedule_text(chat.times, chat.timezone, chat.max_items)
+    # Plain text: the caller escapes it (schedule_text escapes for HTML, so undo that).
+    return _("Saved.") + " " + html.unescape(
+        schedule_text(chat.times, chat.timezone, chat.max_items, _))
 
 
-def validate(what: str, values: list[str]) -> list[str] | str:
+def validate(what: str, values: list[str], _: Gettext) -> list[str] | str:
     """The values in canonical form, or a short plain-text reason they are refused."""
     if what not in ("times", "timezone", "items") or not values:
-        return USAGE
+        return _(USAGE)
     long = next((v for v in values if len(v) > MAX_VALUE_CHARS), None)
     if long is not None:
-        return f"That value is too long (max {MAX_VALUE_CHARS} characters)."
+        return _("That value is too long (max %(max)d characters).") % {"max": MAX_VALUE_CHARS}
     if what == "times":
-        return _validate_times(values)
+        return _validate_times(values, _)
     if len(values) > 1:
-        return ("Give one timezone, e.g. /settings timezone Africa/Cairo." if what == "timezone"
-                else f"Give one number from 1 to {MAX_ITEMS}, e.g. /settings items 10.")
+        return (_("Give one timezone, e.g. /settings timezone Africa/Cairo.")
+                if what == "timezone" else
+                _("Give one number from 1 to %(max)d, e.g. /settings items 10.")
+                % {"max": MAX_ITEMS})
     if what == "timezone":
         zone = canonical_timezone(values[0])
         if zone is None:
-            return (f"Unknown timezone {clipped(values[0])}. Use an IANA name such as "
-                    "Africa/Cairo or Europe/London.")
+            return (_("Unknown timezone %(zone)s. Use an IANA name such as Africa/Cairo or "
+                      "Europe/London.") % {"zone": clipped(values[0])})
         return [zone]
     if not re.fullmatch(r"[0-9]{1,3}", values[0]) or not 1 <= int(values[0]) <= MAX_ITEMS:
-        return f"Items per digest must be a number from 1 to {MAX_ITEMS}."
+        return _("Items per digest must be a number from 1 to %(max)d.") % {"max": MAX_ITEMS}
     return [str(int(values[0]))]
 
 
-def _validate_times(values: list[str]) -> list[str] | str:
+def _validate_times(values: list[str], _: Gettext) -> list[str] | str:
     if len(set(values)) > MAX_TIMES:
-        return f"At most {MAX_TIMES} digest times, please."
+        return _("At most %(max)d digest times, please.") % {"max": MAX_TIMES}
     times = ["0" + v if re.fullmatch(r"[0-9]:[0-9]{2}(:[0-9]{2})?", v) else v for v in values]
     bad = [v for v in times if not TIME_PATTERN.match(v)]
     if bad:
-        return f"{clipped(bad[0], 20)} is not a time; use HH:MM such as 07:30."
+        return _("%(value)s is not a time; use HH:MM such as 07:30.") % {
+            "value": clipped(bad[0], 20)}
     return times
 
 

@@ -20,11 +20,13 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes, TypeHandler
 
+from bot.i18n import N_, language_for, translation
+
 log = logging.getLogger(__name__)
 
 COMMANDS_PER_WINDOW = 20
 WINDOW_SECONDS = 60.0
-SLOW_DOWN = "You're sending commands too fast — please wait a moment."
+SLOW_DOWN = N_("You're sending commands too fast — please wait a moment.")
 LIMITER_KEY = "nashra.ratelimit"
 # Forget idle chats once this many are tracked, so memory stays bounded.
 MAX_TRACKED_CHATS = 10_000
@@ -97,13 +99,16 @@ async def enforce(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     verdict = limiter.check(sender.id)
     if verdict is Verdict.ALLOW:
         return
+    # In the user's own language: a flood is no time to read the chat's from the database.
+    code = update.effective_user.language_code if update.effective_user else None
+    slow_down = translation(language_for(None, code)).gettext(SLOW_DOWN)
     try:
         if update.inline_query is not None:
             await update.inline_query.answer([], cache_time=0, is_personal=True)
         elif update.callback_query is not None:
-            await update.callback_query.answer(SLOW_DOWN)
+            await update.callback_query.answer(slow_down)
         elif verdict is Verdict.WARN and update.effective_message is not None:
-            await update.effective_message.reply_text(SLOW_DOWN)
+            await update.effective_message.reply_text(slow_down)
     except TelegramError as exc:
         log.debug("could not send the rate-limit notice: %s", exc)
     raise ApplicationHandlerStop

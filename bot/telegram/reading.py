@@ -10,26 +10,27 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.digest import TelegramHTML
+from bot.i18n import N_, Gettext
 from bot.reader import is_translated, render_article, render_original, valid_article_id
 from bot.store import StoredArticle
-from bot.telegram.common import INVALID_BUTTON, answer, parse_id, reply
+from bot.telegram.common import INVALID_BUTTON, answer, parse_id, reply, texts
 from bot.telegram.services import services
 
 READ_PREFIX = "/read_"
 ORIGINAL_PREFIX = "orig:"
 # A runaway feed text must not flood the chat (groups allow ~20 messages a minute).
 MAX_MESSAGES = 10
-USAGE = ("Usage: <code>/read ID</code> — ID is the number in <code>/read_ID</code> under a "
-         "digest item or a search result, e.g. <code>/read 12</code>.")
+USAGE = N_("Usage: <code>/read ID</code> — ID is the number in <code>/read_ID</code> under a "
+           "digest item or a search result, e.g. <code>/read 12</code>.")
 
 
-def no_article(article_id: int) -> str:
-    return f"No article {article_id}."
+def no_article(article_id: int, _: Gettext) -> str:
+    return _("No article %(id)d.") % {"id": article_id}
 
 
-def original_button(article: StoredArticle) -> InlineKeyboardMarkup:
+def original_button(article: StoredArticle, _: Gettext) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[InlineKeyboardButton(
-        "Arabic original", callback_data=f"{ORIGINAL_PREFIX}{article.id}")]])
+        _("Arabic original"), callback_data=f"{ORIGINAL_PREFIX}{article.id}")]])
 
 
 async def read_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -55,33 +56,35 @@ async def original_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     query = update.callback_query
     assert query is not None and query.data is not None
     article_id = parse_id(query.data.removeprefix(ORIGINAL_PREFIX))
+    _ = texts(update, context)
     if article_id is None or not valid_article_id(article_id):
-        await answer(update, INVALID_BUTTON, alert=True)
+        await answer(update, _(INVALID_BUTTON), alert=True)
         return
     article = services(context).store.get_article(article_id)
     if article is None:
-        await answer(update, no_article(article_id), alert=True)
+        await answer(update, no_article(article_id, _), alert=True)
         return
     await answer(update)
     messages = render_original(article, TelegramHTML(), timezone=_timezone(update, context))
-    await _send(update, article, messages, None)
+    await _send(update, article, messages, None, _)
 
 
 async def read_article(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
     """The article whose id is ``text``, in full, or why not."""
     article_id = parse_id(text)
+    _ = texts(update, context)
     if article_id is None:
-        await reply(update, USAGE)
+        await reply(update, _(USAGE))
         return
     article = (services(context).store.get_article(article_id)
                if valid_article_id(article_id) else None)
     if article is None:
-        await reply(update, no_article(article_id))
+        await reply(update, no_article(article_id, _))
         return
     messages = render_article(article, TelegramHTML(), datetime.now(UTC),
                               timezone=_timezone(update, context))
-    buttons = original_button(article) if is_translated(article) else None
-    await _send(update, article, messages, buttons)
+    buttons = original_button(article, _) if is_translated(article) else None
+    await _send(update, article, messages, buttons, _)
 
 
 def _timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
@@ -92,14 +95,13 @@ def _timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
 
 
 async def _send(update: Update, article: StoredArticle, messages: Sequence[str],
-                buttons: InlineKeyboardMarkup | None) -> None:
+                buttons: InlineKeyboardMarkup | None, _: Gettext) -> None:
     """Send the parts in order, the button under the last; only the first quotes the
     request, so a group sees one reply rather than a stack of them."""
     if len(messages) > MAX_MESSAGES:
-        link = f'<a href="{html.escape(article.url)}">at the source</a>'
-        messages = [*messages[:MAX_MESSAGES - 1],
-                    f"<i>The article is too long to send in full here; read the rest</i> "
-                    f"{link}."]
+        messages = [*messages[:MAX_MESSAGES - 1], _(
+            '<i>The article is too long to send in full here; read the rest</i> '
+            '<a href="%(url)s">at the source</a>.') % {"url": html.escape(article.url)}]
     for number, text in enumerate(messages, start=1):
         last = number == len(messages)
         await reply(update, text, reply_markup=buttons if last else None,

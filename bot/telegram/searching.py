@@ -14,23 +14,34 @@ import secrets
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.digest import isolate
+from bot.digest import isolate, local_date
+from bot.i18n import DEFAULT_LANGUAGE, N_, Gettext, translation
 from bot.query import query_help
 from bot.search import MAX_OFFSET, SearchHit, SearchPage, query_problem, search
 from bot.snippets import Snippet
-from bot.telegram.common import INVALID_BUTTON, answer, edit, esc, parse_id, reply
+from bot.telegram.common import (
+    INVALID_BUTTON,
+    answer,
+    edit,
+    esc,
+    parse_id,
+    reply,
+    update_language,
+)
 from bot.telegram.services import services
 
 SEARCH_PAGE = 5
 MAX_REMEMBERED_SEARCHES = 20
-SEARCH_EXPIRED = "This search has expired. Send /search again."
+SEARCH_EXPIRED = N_("This search has expired. Send /search again.")
 
 
 async def search_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Search the archive; results come with Next/Previous buttons."""
     text = " ".join(context.args or []).strip()
+    language = update_language(update, context)
+    _ = translation(language).gettext
     if not text:
-        await reply(update, esc(query_help()))
+        await reply(update, esc(query_help(_)))
         return
     problem = query_problem(text)
     if problem:
@@ -40,7 +51,8 @@ async def search_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
     async def send_results() -> None:
         page = await _search_in_thread(context, text, 0)
-        await reply(update, render_search(page), reply_markup=search_buttons(page, token))
+        await reply(update, render_search(page, language),
+                    reply_markup=search_buttons(page, token, _))
 
     context.application.create_task(send_results(), update=update)
 
@@ -52,22 +64,24 @@ async def search_page_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
     _prefix, _sep, rest = query.data.partition(":")
     token, _sep, offset_text = rest.partition(":")
     offset = parse_id(offset_text)
+    language = update_language(update, context)
+    _ = translation(language).gettext
     if offset is None or offset > MAX_OFFSET or offset % SEARCH_PAGE:
-        await answer(update, INVALID_BUTTON, alert=True)
+        await answer(update, _(INVALID_BUTTON), alert=True)
         return
     remembered: dict[str, str] = (context.chat_data or {}).get("searches", {})
     if token not in remembered:
-        await answer(update, SEARCH_EXPIRED, alert=True)
+        await answer(update, _(SEARCH_EXPIRED), alert=True)
         return
     text = remembered[token]
 
     async def show_page() -> None:
         page = await _search_in_thread(context, text, offset)
         if not page.hits and offset:
-            await answer(update, "No more results.")
+            await answer(update, _("No more results."))
             return
         await answer(update)
-        await edit(update, render_search(page), search_buttons(page, token))
+        await edit(update, render_search(page, language), search_buttons(page, token, _))
 
     context.application.create_task(show_page(), update=update)
 
@@ -88,33 +102,40 @@ def _remember_search(context: ContextTypes.DEFAULT_TYPE, text: str) -> str:
     return token
 
 
-def render_search(page: SearchPage) -> str:
+def render_search(page: SearchPage, language: str = DEFAULT_LANGUAGE) -> str:
     """The page as HTML: what was searched, notes, then one block per story."""
+    _ = translation(language).gettext
     asked = esc(page.query.describe() or page.text)
     notes = [f"<i>{esc(problem)}</i>" for problem in page.query.problems]
-    notes += [f"<i>No source matches “{esc(name)}”; /sources lists them.</i>"
-              for name in page.unknown_sources]
+    notes += [_("<i>No source matches “%(name)s”; /sources lists them.</i>") % {
+        "name": esc(name)} for name in page.unknown_sources]
     if not page.hits:
-        return "\n".join([f"No results for <b>{asked}</b>.", *notes])
+        return "\n".join([_("No results for <b>%(query)s</b>.") % {"query": asked}, *notes])
     first, last = page.offset + 1, page.offset + len(page.hits)
-    lines = [f"🔎 <b>{asked}</b> — results {first}–{last}", *notes]
+    lines = [_("🔎 <b>%(query)s</b> — results %(first)d–%(last)d") % {
+        "query": asked, "first": first, "last": last}, *notes]
     if not page.matched_all_terms:
-        lines.append("<i>No story has every word; showing stories with some of them.</i>")
+        lines.append(_("<i>No story has every word; showing stories with some of them.</i>"))
     for rank, hit in enumerate(page.hits, start=first):
-        lines += ["", *render_hit(hit, rank)]
+        lines += ["", *render_hit(hit, rank, language)]
     return "\n".join(lines)
 
 
-def render_hit(hit: SearchHit, rank: int | None = None) -> list[str]:
+def render_hit(hit: SearchHit, rank: int | None = None,
+               language: str = DEFAULT_LANGUAGE) -> list[str]:
     """A result's lines: linked title, source and date, snippet. Numbered results (in the
     bot's own chat) end their source line with the /read_ID command."""
     a = hit.article
     title = a.title_translated or a.title_original
-    also = f" · also in {hit.outlets - 1} more" if hit.outlets > 1 else ""
+    others = hit.outlets - 1
+    also = " · " + translation(language).ngettext(
+        "also in %(count)d more", "also in %(count)d more", others) % {
+        "count": others} if others else ""
     number = f"{rank}. " if rank is not None else ""
     read = f" · /read_{a.id}" if rank is not None else ""
+    when = local_date(a.published, language)
     return [f'{number}<a href="{html.escape(a.url)}"><b>{esc(title)}</b></a>',
-            f"<i>{esc(isolate(a.feed_name))} · {a.published:%d %b %Y}{also}</i>{read}",
+            f"<i>{esc(isolate(a.feed_name))} · {when}{also}</i>{read}",
             snippet_html(hit.snippet)]
 
 
@@ -123,12 +144,13 @@ def snippet_html(snippet: Snippet) -> str:
     return "".join(f"<b>{esc(s.text)}</b>" if s.match else esc(s.text) for s in snippet)
 
 
-def search_buttons(page: SearchPage, token: str) -> InlineKeyboardMarkup | None:
+def search_buttons(page: SearchPage, token: str, _: Gettext) -> InlineKeyboardMarkup | None:
     row = []
     if page.offset > 0:
         previous = max(0, page.offset - page.limit)
-        row.append(InlineKeyboardButton("◀ Previous", callback_data=f"search:{token}:{previous}"))
+        row.append(InlineKeyboardButton(_("◀ Previous"),
+                                        callback_data=f"search:{token}:{previous}"))
     if page.has_more:
-        row.append(InlineKeyboardButton("Next ▶",
+        row.append(InlineKeyboardButton(_("Next ▶"),
                                         callback_data=f"search:{token}:{page.offset + page.limit}"))
     return InlineKeyboardMarkup([row]) if row else None

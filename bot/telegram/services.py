@@ -57,12 +57,14 @@ class Services:
     leader: LeaderLock | None = None   # None: this process always leads (tests, SQLite)
     stopping: bool = False   # set first at shutdown: no job starts receiving updates again
 
-    def chat_for(self, chat_id: int, chat_type: str, title: str) -> Chat:
-        """The chat's row, created on first contact with the configured defaults."""
+    def chat_for(self, chat_id: int, chat_type: str, title: str,
+                 language: str | None = None) -> Chat:
+        """The chat's row, created on first contact with the configured defaults; it takes
+        ``language`` (its first user's) while it has no interface language yet."""
         d = self.settings.digest
         return self.store.ensure_chat(chat_id, chat_type, title, times=d.times,
                                       timezone=d.timezone, max_items=d.max_items,
-                                      now=datetime.now(UTC))
+                                      now=datetime.now(UTC), language=language)
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:

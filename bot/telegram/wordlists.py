@@ -23,6 +23,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.digest import isolate
+from bot.i18n import N_, Gettext
 from bot.models import ChatWord
 from bot.safetext import clean_line
 from bot.store import Store
@@ -35,9 +36,11 @@ from bot.telegram.common import (
     command_target,
     edit,
     esc,
+    ntexts,
     parse_id,
     refuse_change,
     reply,
+    texts,
 )
 from bot.telegram.services import services
 
@@ -49,11 +52,20 @@ MAX_WORD_CHARS = 50
 ALERTS_PER_HOUR = 10  # enforced where alerts are sent; said here so users know
 # Entries end at a comma (Latin or Arabic) or where a word starts with + or -.
 _ENTRY_BREAK = re.compile(r"[,،]|\s+(?=[+-])")
-LIMITS = (f"Plain words or phrases, up to {MAX_WORD_CHARS} characters; at most {MAX_WORDS} "
-          "per chat, filters and alerts together.")
-GONE = "That word is no longer there."
+GONE = N_("That word is no longer there.")
+FILTERS, ALERTS = N_("Filters"), N_("Alerts")  # the headings of the two lists
+# What a word already in the other filter list is said to be, and where a word was added.
+ALREADY_OTHER = {INCLUDE: N_("Already an include word, remove it first"),
+                 EXCLUDE: N_("Already an exclude word, remove it first")}
+ADDED = {INCLUDE: N_("Added to the include words"), EXCLUDE: N_("Added to the exclude words"),
+         ALERT: N_("Added to the alert words")}
 
-View = Callable[[Store, Target], tuple[str, InlineKeyboardMarkup | None]]
+View = Callable[[Store, Target, Gettext], tuple[str, InlineKeyboardMarkup | None]]
+
+
+def limits(_: Gettext) -> str:
+    return _("Plain words or phrases, up to %(chars)d characters; at most %(words)d per chat, "
+             "filters and alerts together.") % {"chars": MAX_WORD_CHARS, "words": MAX_WORDS}
 
 
 def entries(args: Sequence[str]) -> list[tuple[str, str]]:
@@ -84,9 +96,15 @@ class Outcome:
     def note(self, heading: str, word: str) -> None:
         self.notes.setdefault(heading, []).append(word)
 
-    def html(self) -> str:
-        return "\n".join(f"{heading}: {', '.join(quoted(w) for w in words)}."
-                         for heading, words in self.notes.items())
+    def html(self, _: Gettext) -> str:
+        return "\n".join(_("%(heading)s: %(words)s.") % {
+            "heading": heading, "words": _(", ").join(quoted(w) for w in words)}
+            for heading, words in self.notes.items())
+
+
+def _heading(target: Target, title: str, _: Gettext) -> str:
+    """A list's bold heading: ``title`` (an N_ string), with the channel it is for."""
+    return "<b>" + target.heading(_(title), _) + "</b>"
 
 
 def _command(name: str, target: Target) -> str:
@@ -103,30 +121,31 @@ def _remove_buttons(words: list[ChatWord], prefix: str, target: Target,
 
 # /filter ------------------------------------------------------------------------------------
 
-def filter_help(target: Target) -> str:
-    cmd = _command("filter", target)
-    return (f"{cmd} +word: only stories matching an include word are sent. {cmd} -word: "
-            f"stories matching it are never sent. Each + or - starts a new entry: "
-            f"{cmd} +central bank -football. " + LIMITS)
+def filter_help(target: Target, _: Gettext) -> str:
+    return _("%(cmd)s +word: only stories matching an include word are sent. %(cmd)s -word: "
+             "stories matching it are never sent. Each + or - starts a new entry: "
+             "%(cmd)s +central bank -football.") % {
+        "cmd": _command("filter", target)} + " " + limits(_)
 
 
-def filter_view(store: Store, target: Target) -> tuple[str, InlineKeyboardMarkup | None]:
+def filter_view(store: Store, target: Target,
+                _: Gettext) -> tuple[str, InlineKeyboardMarkup | None]:
     """The include and exclude words with a remove button each."""
     words = store.chat_words(target.chat.id)
     include = [w for w in words if w.kind == INCLUDE]
     exclude = [w for w in words if w.kind == EXCLUDE]
-    lines = [f"<b>{target.heading('Filters')}</b>"]
+    lines = [_heading(target, FILTERS, _)]
     if include:
-        lines += ["Only stories matching one of these are sent:",
+        lines += [_("Only stories matching one of these are sent:"),
                   *(f"• {esc(isolate(w.word))}" for w in include)]
     if exclude:
-        lines += ["Stories matching these are never sent:",
+        lines += [_("Stories matching these are never sent:"),
                   *(f"• {esc(isolate(w.word))}" for w in exclude)]
-    lines.append("Tap a word to remove it." if include or exclude
-                 else "None: every story is sent.")
+    lines.append(_("Tap a word to remove it.") if include or exclude
+                 else _("None: every story is sent."))
     markup = _remove_buttons(include + exclude, "flt", target,
                              lambda w: ("+" if w.kind == INCLUDE else "-") + w.word)
-    return "\n".join([*lines, "", filter_help(target)]), markup
+    return "\n".join([*lines, "", filter_help(target, _)]), markup
 
 
 async def filter_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -134,24 +153,25 @@ async def filter_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     target, args = await command_target(update, context, "filter")
     if target is None:
         return
-    store = services(context).store
+    store, _ = services(context).store, texts(update, context)
     if not args:
-        text, markup = filter_view(store, target)
+        text, markup = filter_view(store, target, _)
         await reply(update, text, reply_markup=markup)
         return
     found = entries(args)
     if not found or any(not sign for sign, _entry in found):
-        cmd = _command("filter", target)
-        await reply(update, f"Start each word with + (include) or - (exclude), e.g. "
-                    f"{cmd} +oil -football. A phrase is one entry: {cmd} +central bank.")
+        await reply(update, _("Start each word with + (include) or - (exclude), e.g. "
+                              "%(cmd)s +oil -football. A phrase is one entry: "
+                              "%(cmd)s +central bank.") % {"cmd": _command("filter", target)})
         return
-    if await refuse_too_many(update, found) or await refuse_change(update, context, target):
+    if await refuse_too_many(update, context, found) or await refuse_change(update, context,
+                                                                             target):
         return
     outcome, existing = Outcome(), store.chat_words(target.chat.id)
     for sign, word in found:
-        add_word(store, target.chat.id, SIGNS[sign], word, existing, outcome)
-    await reply(update, f"<b>{target.heading('Filters')}</b>\n{outcome.html()}\n"
-                f"{_command('filter', target)} shows the list.")
+        add_word(store, target.chat.id, SIGNS[sign], word, existing, outcome, _)
+    await reply(update, "\n".join([_heading(target, FILTERS, _), outcome.html(_), _(
+        "%(cmd)s shows the list.") % {"cmd": _command("filter", target)}]))
 
 
 async def filter_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -161,24 +181,29 @@ async def filter_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 # /alert -------------------------------------------------------------------------------------
 
-def alert_help(target: Target) -> str:
-    cmd = _command("alert", target)
-    return (f"{cmd} word adds one, {cmd} -word removes one; separate several with commas: "
-            f"{cmd} oil, central bank. " + LIMITS)
+def alert_help(target: Target, _: Gettext) -> str:
+    return _("%(cmd)s word adds one, %(cmd)s -word removes one; separate several with "
+             "commas: %(cmd)s oil, central bank.") % {
+        "cmd": _command("alert", target)} + " " + limits(_)
 
 
-def alert_view(store: Store, target: Target) -> tuple[str, InlineKeyboardMarkup | None]:
+def alert_view(store: Store, target: Target,
+               _: Gettext) -> tuple[str, InlineKeyboardMarkup | None]:
     """The alert words with a remove button each, and what alerts do."""
     words = store.chat_words(target.chat.id, ALERT)
-    where = f"to {esc(target.channel)}" if target.channel else "here"
-    lines = [f"<b>{target.heading('Alerts')}</b>",
-             f"A new story matching an alert word is sent {where} as soon as it is fetched: "
-             f"at most {ALERTS_PER_HOUR} an hour, the rest wait for the next digest."]
-    lines += [f"• {esc(isolate(w.word))}" for w in words] or ["No alert words yet."]
+    if target.channel:
+        where = _("A new story matching an alert word is sent to %(channel)s as soon as it is "
+                  "fetched: at most %(count)d an hour, the rest wait for the next digest.")
+    else:
+        where = _("A new story matching an alert word is sent here as soon as it is fetched: "
+                  "at most %(count)d an hour, the rest wait for the next digest.")
+    lines = [_heading(target, ALERTS, _),
+             where % {"channel": esc(target.channel), "count": ALERTS_PER_HOUR}]
+    lines += [f"• {esc(isolate(w.word))}" for w in words] or [_("No alert words yet.")]
     if words:
-        lines.append("Tap a word to remove it.")
+        lines.append(_("Tap a word to remove it."))
     markup = _remove_buttons(words, "alr", target, lambda w: w.word)
-    return "\n".join([*lines, "", alert_help(target)]), markup
+    return "\n".join([*lines, "", alert_help(target, _)]), markup
 
 
 async def alert_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -186,25 +211,26 @@ async def alert_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     target, args = await command_target(update, context, "alert")
     if target is None:
         return
-    store = services(context).store
+    store, _ = services(context).store, texts(update, context)
     if not args:
-        text, markup = alert_view(store, target)
+        text, markup = alert_view(store, target, _)
         await reply(update, text, reply_markup=markup)
         return
     found = entries(args)
     if not found:
-        await reply(update, alert_help(target))
+        await reply(update, alert_help(target, _))
         return
-    if await refuse_too_many(update, found) or await refuse_change(update, context, target):
+    if await refuse_too_many(update, context, found) or await refuse_change(update, context,
+                                                                             target):
         return
     outcome, existing = Outcome(), store.chat_words(target.chat.id)
     for sign, word in found:
         if sign == "-":
-            remove_alert(store, target.chat.id, word, outcome)
+            remove_alert(store, target.chat.id, word, outcome, _)
         else:
-            add_word(store, target.chat.id, ALERT, word, existing, outcome)
-    await reply(update, f"<b>{target.heading('Alerts')}</b>\n{outcome.html()}\n"
-                f"{_command('alert', target)} shows the list.")
+            add_word(store, target.chat.id, ALERT, word, existing, outcome, _)
+    await reply(update, "\n".join([_heading(target, ALERTS, _), outcome.html(_), _(
+        "%(cmd)s shows the list.") % {"cmd": _command("alert", target)}]))
 
 
 async def alert_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -214,27 +240,31 @@ async def alert_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 # changes ------------------------------------------------------------------------------------
 
-async def refuse_too_many(update: Update, found: list[tuple[str, str]]) -> bool:
+async def refuse_too_many(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                          found: list[tuple[str, str]]) -> bool:
     """True (after saying so) for more entries than a chat may hold: the answer stays short."""
     if len(found) <= MAX_WORDS:
         return False
-    await reply(update, f"That is {len(found)} entries; a chat can have at most {MAX_WORDS}.")
+    ngettext = ntexts(update, context)
+    await reply(update, ngettext("That is %(count)d entry; a chat can have at most %(max)d.",
+                                 "That is %(count)d entries; a chat can have at most %(max)d.",
+                                 len(found)) % {"count": len(found), "max": MAX_WORDS})
     return True
 
 
-def word_problem(word: str) -> str | None:
+def word_problem(word: str, _: Gettext) -> str | None:
     """Why an entry cannot be a word (a heading for :class:`Outcome`), or None."""
     if len(word) > MAX_WORD_CHARS:
-        return f"Too long (max {MAX_WORD_CHARS} characters)"
+        return _("Too long (max %(count)d characters)") % {"count": MAX_WORD_CHARS}
     if not any(c.isalnum() for c in word):
-        return "Not added, no letters or digits"
+        return _("Not added, no letters or digits")
     return None
 
 
 def add_word(store: Store, chat_id: int, kind: str, word: str, existing: list[ChatWord],
-             outcome: Outcome) -> None:
+             outcome: Outcome, _: Gettext) -> None:
     """Add one word of ``kind`` unless refused; ``existing`` (all the chat's words) grows."""
-    problem = word_problem(word)
+    problem = word_problem(word, _)
     if problem:
         outcome.note(problem, clipped(word))
         return
@@ -242,28 +272,29 @@ def add_word(store: Store, chat_id: int, kind: str, word: str, existing: list[Ch
     same = next((w for w in existing
                  if w.kind in related and w.word.casefold() == word.casefold()), None)
     if same is not None:
-        outcome.note("Already there" if same.kind == kind
-                     else f"Already an {same.kind} word, remove it first", same.word)
+        outcome.note(_("Already there") if same.kind == kind
+                     else _(ALREADY_OTHER[same.kind]), same.word)
         return
     if len(existing) >= MAX_WORDS:
-        outcome.note(f"Not added, the list is full ({MAX_WORDS} words per chat, filters and "
-                     "alerts together)", word)
+        outcome.note(_("Not added, the list is full (%(count)d words per chat, filters and "
+                       "alerts together)") % {"count": MAX_WORDS}, word)
         return
     if not store.add_chat_word(chat_id, kind, word, datetime.now(UTC)):
-        outcome.note("Already there", word)
+        outcome.note(_("Already there"), word)
         return
     existing.append(ChatWord(0, kind, word))
-    outcome.note(f"Added to the {kind} words", word)
+    outcome.note(_(ADDED[kind]), word)
 
 
-def remove_alert(store: Store, chat_id: int, word: str, outcome: Outcome) -> None:
+def remove_alert(store: Store, chat_id: int, word: str, outcome: Outcome,
+                 _: Gettext) -> None:
     found = next((w for w in store.chat_words(chat_id, ALERT)
                   if w.word.casefold() == word.casefold()), None)
     if found is None:
-        outcome.note("Not an alert word", clipped(word))
+        outcome.note(_("Not an alert word"), clipped(word))
         return
     store.remove_chat_word(chat_id, found.id)
-    outcome.note("Removed from the alert words", found.word)
+    outcome.note(_("Removed from the alert words"), found.word)
 
 
 async def _remove_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE,
@@ -271,16 +302,17 @@ async def _remove_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE,
     target, data = await button_target(update, context)
     if target is None:
         return
+    _ = texts(update, context)
     word_id = parse_id(data.partition(":")[2])
     if word_id is None:
-        await answer(update, INVALID_BUTTON, alert=True)
+        await answer(update, _(INVALID_BUTTON), alert=True)
         return
     store = services(context).store
     word = next((w for w in store.chat_words(target.chat.id)
                  if w.id == word_id and w.kind in kinds), None)
     if word is None:
-        await answer(update, GONE, alert=True)  # not this list's: leave the message alone
+        await answer(update, _(GONE), alert=True)  # not this list's: leave the message alone
         return
     store.remove_chat_word(target.chat.id, word.id)
-    await answer(update, f"Removed: {clipped(word.word, 150)}")
-    await edit(update, *view(store, target))
+    await answer(update, _("Removed: %(word)s") % {"word": clipped(word.word, 150)})
+    await edit(update, *view(store, target, _))

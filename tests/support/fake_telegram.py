@@ -76,7 +76,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
@@ -474,6 +474,7 @@ class _State:
     updates: list[JSON] = field(default_factory=list)
     calls: list[JSON] = field(default_factory=list)
     sent: list[JSON] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # file_id -> content (getFile)
     edits: list[JSON] = field(default_factory=list)
     deleted: list[JSON] = field(default_factory=list)
     messages: dict[tuple[int, int], JSON] = field(default_factory=dict)
@@ -579,7 +580,7 @@ class FakeTelegram:
 
     @property
     def base_file_url(self) -> str:
-        """Value for PTB's ``base_file_url`` (file downloads answer 404)."""
+        """Value for PTB's ``base_file_url`` (serves pushed documents; else 404)."""
         return f"{self.url}/file/bot"
 
     @property
@@ -703,10 +704,46 @@ class FakeTelegram:
             self._cond.notify_all()
             return copy.deepcopy(update)
 
+    def set_language(self, user_id: int, language_code: str | None) -> None:
+        """User ``user_id``'s Telegram language from now on (new users have "en"); None:
+        the user shares none, as Telegram allows."""
+        with self._cond:
+            user = self._ensure_user(user_id)
+            if language_code is None:
+                user.pop("language_code", None)
+            else:
+                user["language_code"] = language_code
+
     def push_message(self, chat_id: int, text: str, **fields: Any) -> JSON:
         """Queue an Update carrying a user's text Message (:meth:`message_update`, which takes
         the same arguments) for getUpdates; returns the Update."""
         return self.push_update(self.message_update(chat_id, text, **fields))
+
+    def push_document(self, chat_id: int, data: bytes, file_name: str, *,
+                      mime_type: str = "application/octet-stream",
+                      caption: str | None = None, **fields: Any) -> JSON:
+        """Queue an Update carrying a user's document (``fields`` as for
+        :meth:`message_update`); getFile and the file URL serve ``data``. Returns it."""
+        with self._cond:
+            update = self.message_update(chat_id, "", entities=[], **fields)
+            message = update["message"]
+            file_id = f"document-{len(self._state.files) + 1}"
+            self._state.files[file_id] = bytes(data)
+            del message["text"]
+            message["document"] = {"file_id": file_id, "file_unique_id": f"u-{file_id}",
+                                   "file_name": file_name, "mime_type": mime_type,
+                                   "file_size": len(data)}
+            if caption:
+                message["caption"] = caption
+            self._state.messages[(chat_id, message["message_id"])] = copy.deepcopy(message)
+            return self.push_update(update)
+
+    def file_download(self, path: str) -> bytes | None:
+        """The content behind a file URL path (``/file/bot<token>/documents/<id>``)."""
+        prefix, path = f"/file/bot{self.token}/documents/", unquote(path)
+        with self._cond:
+            return self._state.files.get(path[len(prefix):]) if path.startswith(prefix) \
+                else None
 
     def message_update(self, chat_id: int, text: str, *, user_id: int | None = None,
                        chat_type: str | None = None, username: str | None = None,
@@ -1493,6 +1530,47 @@ class FakeTelegram:
             self._cond.notify_all()
             return copy.deepcopy(message)
 
+    def _api_getFile(self, params: JSON) -> JSON:
+        file_id = str(params.get("file_id", ""))
+        with self._cond:
+            if file_id not in self._state.files:
+                raise ApiError(400, "Bad Request: invalid file_id")
+            return {"file_id": file_id, "file_unique_id": f"u-{file_id}",
+                    "file_size": len(self._state.files[file_id]),
+                    "file_path": f"documents/{file_id}"}
+
+    def _api_sendDocument(self, params: JSON) -> JSON:
+        """A document upload: recorded in sent() with ``document`` (``file_name``,
+        ``mime_type``, ``data``: the bytes) and ``text`` (the caption as users see it)."""
+        upload = params.get("document")
+        if not isinstance(upload, dict) or "data" not in upload:
+            raise ApiError(400, "Bad Request: there is no document in the request")
+        with self._cond:
+            chat = self._chat(params, sending=True)
+            caption, entities = ("", []) if not params.get("caption") else self._render_text(
+                params["caption"], params.get("parse_mode"), params.get("caption_entities"),
+                too_long="Bad Request: message caption is too long")
+            document = {"file_id": f"sent-{len(self._state.sent)}",
+                        "file_unique_id": f"u-sent-{len(self._state.sent)}",
+                        "file_name": upload["filename"], "mime_type": upload["content_type"],
+                        "file_size": upload["size"]}
+            message: JSON = {"message_id": self._next_message_id(chat["id"]),
+                             "from": dict(self.bot_user), "chat": copy.deepcopy(chat),
+                             "date": int(time.time()), "document": document}
+            if caption:
+                message.update(caption=caption, caption_entities=entities)
+            self._state.messages[(chat["id"], message["message_id"])] = message
+            self._state.sent.append({
+                "chat_id": chat["id"], "message_id": message["message_id"],
+                "message_thread_id": None, "text": caption, "raw_text": params.get("caption"),
+                "parse_mode": params.get("parse_mode"), "entities": entities,
+                "reply_markup": params.get("reply_markup"), "date": message["date"],
+                "message": copy.deepcopy(message), "time": time.time(),
+                "document": {**document, "data": upload["data"]},
+            })
+            self._cond.notify_all()
+            return copy.deepcopy(message)
+
     def _message_to_edit(self, params: JSON) -> JSON:
         if params.get("inline_message_id"):
             raise ApiError(400, "Bad Request: MESSAGE_ID_INVALID")
@@ -1691,6 +1769,7 @@ _METHODS = (
     "getMyName", "sendMessage", "editMessageText", "editMessageReplyMarkup", "deleteMessage",
     "answerCallbackQuery", "answerInlineQuery", "sendChatAction", "getChat", "getChatMember",
     "getChatAdministrators", "getChatMemberCount",
+    "getFile", "sendDocument",
 )
 # Accepted and acknowledged without side effects that tests need to inspect (calls() has them).
 _TRUE_METHODS = ("close", "logOut", "setChatMenuButton", "setMessageReaction", "pinChatMessage",
@@ -1849,7 +1928,7 @@ def _parse_body(content_type: str, body: bytes) -> JSON:
             filename = part.get_filename()
             if filename is not None:
                 params[name] = {"filename": filename, "size": len(payload),
-                                "content_type": part.get_content_type()}
+                                "content_type": part.get_content_type(), "data": payload}
             else:
                 params[name] = _decode_form_value(name, payload.decode("utf-8"))
         return params
@@ -1877,6 +1956,10 @@ def _make_handler(server: FakeTelegram) -> type[BaseHTTPRequestHandler]:
             split = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            download = server.file_download(split.path)
+            if download is not None:
+                self._reply_bytes(download)
+                return
             match = _PATH_RE.match(split.path)
             if match is None or not _TOKEN_SHAPE.match(match["token"]):
                 # Telegram answers 404 for paths without a well-formed token, incl. files.
@@ -1898,6 +1981,13 @@ def _make_handler(server: FakeTelegram) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             self._reply(status, payload)
+
+        def _reply_bytes(self, data: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def _reply(self, status: int, payload: JSON) -> None:
             data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
