@@ -55,6 +55,11 @@ class TelegramSettings:
     # Chat (id) that receives operational alerts (a feed paused, ...); 0 = each admin privately.
     admin_chat: int = 0
 
+    @property
+    def alert_chats(self) -> tuple[int, ...]:
+        """Where operational alerts go: the admin chat, else each admin privately."""
+        return (self.admin_chat,) if self.admin_chat else tuple(dict.fromkeys(self.admins))
+
 
 @dataclass(frozen=True)
 class StorageSettings:

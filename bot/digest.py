@@ -14,8 +14,15 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from bot.i18n import DEFAULT_LANGUAGE, N_, translation
-from bot.languages import has_translation, not_translated_marker, untranslated_language
+from bot.i18n import DEFAULT_LANGUAGE, N_, Gettext, Ngettext, translation
+from bot.languages import (
+    ENGLISH,
+    UNDETERMINED,
+    has_translation,
+    language_name,
+    not_translated_marker,
+    untranslated_language,
+)
 from bot.selection import Story
 from bot.store import StoredArticle
 
@@ -172,11 +179,15 @@ def _headline(article: StoredArticle, markup: Markup,
 
 def render_header(markup: Markup, now: datetime, timezone: str, count: int,
                   total: int | None = None, *, more_page: bool = False,
-                  language: str = DEFAULT_LANGUAGE) -> str:
+                  language: str = DEFAULT_LANGUAGE, sources: Sequence[str] = ()) -> str:
+    """The title and the count line; ``sources``: the languages the stories were written in
+    (most first), named when they are not just Arabic."""
     texts = translation(language)
     _, ngettext = texts.gettext, texts.ngettext
     total = count if total is None else total
-    if total > count:
+    if [code for code in sources if code != "ar"]:
+        counted = _counted_from(ngettext, count, total)
+    elif total > count:
         counted = ngettext(
             "%(count)d of %(total)d story translated from Arabic, most widely reported first",
             "%(count)d of %(total)d stories translated from Arabic, most widely reported first",
@@ -189,7 +200,37 @@ def render_header(markup: Markup, now: datetime, timezone: str, count: int,
              else _("Nashra digest — %(time)s (%(timezone)s)"))
     stamp = local_stamp(now.astimezone(ZoneInfo(timezone)), language)
     return markup.bold(title % {"time": stamp, "timezone": timezone}) + "\n" + markup.text(
-        counted % {"count": count, "total": total})
+        counted % {"count": count, "total": total, "languages": _named(sources, _)})
+
+
+def _named(languages: Sequence[str], _: Gettext) -> str:
+    """The languages by name: Persian; Arabic and Persian; Arabic, Persian and Turkish."""
+    names = [language_name(code, _) for code in languages]
+    if len(names) < 2:
+        return "".join(names)
+    return _("%(names)s and %(last)s") % {"names": _(", ").join(names[:-1]), "last": names[-1]}
+
+
+def _counted_from(ngettext: Ngettext, count: int, total: int) -> str:
+    """The count line's template naming the source languages ("translated from Persian")."""
+    if total > count:
+        return ngettext(
+            "%(count)d of %(total)d story translated from %(languages)s, most widely reported "
+            "first",
+            "%(count)d of %(total)d stories translated from %(languages)s, most widely "
+            "reported first", total)
+    return ngettext(
+        "%(count)d story translated from %(languages)s, most widely reported first",
+        "%(count)d stories translated from %(languages)s, most widely reported first", count)
+
+
+def source_languages(stories: Sequence[Story]) -> list[str]:
+    """The languages the stories' articles were written in, the most frequent first
+    (unknown and English ones left out)."""
+    codes = [story.main.language for story in stories]
+    counted = {code: codes.count(code) for code in codes if code not in (UNDETERMINED, "",
+                                                                         ENGLISH)}
+    return sorted(counted, key=lambda code: -counted[code])
 
 
 def render_alert(story: Story, word: str, markup: Markup, *, now: datetime,
@@ -217,7 +258,8 @@ def render_digest(stories: Sequence[Story], markup: Markup, *, now: datetime,
     ``more`` qualifying stories that did not fit the item count are announced at the end.
     """
     blocks = [render_header(markup, now, timezone, len(stories), len(stories) + more,
-                            more_page=more_page, language=language)]
+                            more_page=more_page, language=language,
+                            sources=source_languages(stories))]
     blocks += [render_item(s, markup, now, n, language) for n, s in enumerate(stories, start=1)]
     if more:
         blocks.append(markup.italic(more_line(more, language)))

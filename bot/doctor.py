@@ -44,9 +44,12 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    skipped: bool = False   # left out on purpose (--offline, --skip-feeds): not a failure
 
     @property
     def line(self) -> str:
+        if self.skipped:
+            return f"– {self.name}: {self.detail}"
         if self.ok:
             return f"✔ {self.name}: {self.detail}"
         return f"✘ {self.name}: {self.detail} — fix: {self.fix}"
@@ -88,8 +91,13 @@ def _after_database(settings: Settings, reader: ReadConnection | None,
     yield _guarded("language pairs", lambda: check_pairs(settings, reader))[0]
     if options.network:
         yield _guarded("token", lambda: doctor_net.check_token(settings))[0]
+    else:
+        yield Check("token", True, "skipped (--offline)", skipped=True)
     if options.network and options.feeds:
         yield _guarded("feeds", lambda: doctor_net.check_feeds(settings, reader))[0]
+    else:
+        reason = "--offline" if not options.network else "--skip-feeds"
+        yield Check("feeds", True, f"skipped ({reason})", skipped=True)
     yield _guarded("disk", lambda: check_disk(settings, options.min_free_bytes))[0]
     yield _guarded("paused feeds", lambda: check_paused(reader))[0]
 

@@ -44,10 +44,7 @@ class Outcome(Protocol):
 
 def alert_chats(settings: Settings) -> tuple[int, ...]:
     """Where operational alerts go: the admin chat, else each admin privately."""
-    telegram = settings.telegram
-    if telegram.admin_chat:
-        return (telegram.admin_chat,)
-    return tuple(dict.fromkeys(telegram.admins))
+    return settings.telegram.alert_chats
 
 
 def pause_due(feed: FeedState, now: datetime, pause_after: timedelta) -> bool:

@@ -43,6 +43,14 @@ ENGLISH = "en"
 # How an article no model translated is marked where its English would be (the digest).
 NOT_TRANSLATED_MARKER = N_("[%(language)s, not translated]")
 
+# The languages a source may be in, named in the interface ("Persian original"); a code
+# missing here is shown as it is.
+LANGUAGE_NAMES = {
+    "ar": N_("Arabic"), "fa": N_("Persian"), "tr": N_("Turkish"), "ur": N_("Urdu"),
+    "he": N_("Hebrew"), "ps": N_("Pashto"), "ku": N_("Kurdish"), "en": N_("English"),
+    "fr": N_("French"),
+}
+
 # What Persian (پ چ ژ گ ی ک ۀ, its digits, the zero-width non-joiner), Urdu (ٹ ڈ ڑ ں ہ ھ ے
 # ۔), Pashto (ښ ږ ځ څ ډ ړ ڼ ۍ ې) and Kurdish (ڵ ڕ ێ ۆ ە) write and Arabic does not.
 _NOT_ARABIC = re.compile(
@@ -91,6 +99,13 @@ def untranslated_language(article: Shown) -> str | None:
 def not_translated_marker(language: str, gettext: Callable[[str], str] | None = None) -> str:
     """The marker of an article in ``language`` that no model translated."""
     return (gettext or str)(NOT_TRANSLATED_MARKER) % {"language": language}
+
+
+def language_name(language: str, gettext: Callable[[str], str] | None = None) -> str:
+    """``language`` (a code such as "fa") by its name in the interface language, "Persian"
+    or "الفارسية"; an unknown code stays the code."""
+    name = LANGUAGE_NAMES.get(language)
+    return (gettext or str)(name) if name else language
 
 
 def needs_model(language: str, settings: Settings) -> bool:

@@ -19,13 +19,14 @@ Only a ``-`` at the start of a term excludes (al-Assad and COVID-19 are searched
 An unclosed quote takes the rest of the text. Operator names are case-insensitive; several
 ``source:`` terms mean any of them, several ``since:``/``until:`` all apply (the narrowest
 wins). ``a:b`` with any other name (https://x, 10:30) is ordinary text. A bad operator value
-becomes a sentence in :attr:`Query.problems` and the rest of the query still counts.
+becomes an :class:`Issue` in :attr:`Query.issues` (a sentence, in English or translated with
+the reader's gettext) and the rest of the query still counts.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -52,6 +53,22 @@ _DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
+class Issue:
+    """Something in the query not searched as typed: a message template and its values."""
+
+    template: str  # an N_ msgid with %(name)s placeholders
+    values: tuple[tuple[str, str | int], ...] = ()
+
+    @classmethod
+    def of(cls, template: str, values: Mapping[str, str | int] | None = None) -> Issue:
+        return cls(template, tuple((values or {}).items()))
+
+    def text(self, _: Gettext = N_) -> str:
+        """The sentence, in English or through ``_`` (a chat's gettext)."""
+        return _(self.template) % dict(self.values)
+
+
+@dataclass(frozen=True)
 class Query:
     """A parsed search: what must match, what must not, and where and when to look.
 
@@ -66,29 +83,38 @@ class Query:
     sources: tuple[str, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
-    problems: tuple[str, ...] = ()
+    issues: tuple[Issue, ...] = ()
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """The issues as English sentences (the terminal's)."""
+        return tuple(issue.text() for issue in self.issues)
 
     @property
     def empty(self) -> bool:
         """Nothing positive to search for: filters and exclusions alone are not a search."""
         return not (self.words or self.phrases or self.exact_words)
 
-    def describe(self) -> str:
-        """A short echo for a reply header: words, phrases, exclusions, then filters."""
+    def describe(self, _: Gettext = N_) -> str:
+        """A short echo for a reply header: words, phrases, exclusions, then filters (its
+        words in English, or through ``_``)."""
         parts = [" ".join(self.words)] if self.words else []
         parts += [f'"{word}"' for word in self.exact_words]
         parts += [_shown(phrase) for phrase in self.phrases]
-        parts += [f"not {_shown(term)}" for term in self.excluded]
-        parts += [f'not "{word}"' for word in self.excluded_exact]
+        parts += [_("not %(term)s") % {"term": _shown(term)} for term in self.excluded]
+        parts += [_("not %(term)s") % {"term": f'"{word}"'} for word in self.excluded_exact]
         if self.sources:
-            parts.append("source: " + " or ".join(self.sources))
+            either = _("or")
+            parts.append(_("source: %(names)s") % {
+                "names": f" {either} ".join(self.sources)})
         if self.since is not None:
-            parts.append(f"since {_moment(self.since)}")
+            parts.append(_("since %(moment)s") % {"moment": _moment(self.since)})
         if self.until is not None:
             # A midnight bound reads as the last day it includes.
             midnight = self.until.hour == self.until.minute == 0
-            parts.append(f"until {_moment(self.until - _DAY)}" if midnight
-                         else f"before {_moment(self.until)}")
+            parts.append(_("until %(moment)s") % {"moment": _moment(self.until - _DAY)}
+                         if midnight else _("before %(moment)s") % {
+                             "moment": _moment(self.until)})
         return " · ".join(parts)
 
 
@@ -98,7 +124,8 @@ def parse_query(text: str, now: datetime) -> Query:
         raise ValueError("parse_query needs a timezone-aware now")
     parts = _Parts(now.astimezone(UTC))
     if len(text) > MAX_QUERY_CHARS:
-        parts.problems.append(f"Only the first {MAX_QUERY_CHARS} characters were searched.")
+        parts.problems.append(Issue.of(N_("Only the first %(count)d characters were searched."),
+                                       {"count": MAX_QUERY_CHARS}))
         text = text[:MAX_QUERY_CHARS]
     for term in _scan(text):
         parts.add(term)
@@ -182,13 +209,14 @@ class _Parts:
         self.sources: dict[str, None] = {}
         self.since: datetime | None = None
         self.until: datetime | None = None
-        self.problems: list[str] = []
+        self.problems: list[Issue] = []
 
     def add(self, term: _Term) -> None:
         if term.operator is None:
             self._add_text(term)
         elif term.negated:
-            self.problems.append(f'"{term.raw}": only words and phrases can be excluded.')
+            self.problems.append(Issue.of(
+                N_('"%(term)s": only words and phrases can be excluded.'), {"term": term.raw}))
         elif term.operator == "source":
             self._add_source(term)
         else:
@@ -211,14 +239,16 @@ class _Parts:
         if name:
             self.sources.setdefault(name, None)
         else:
-            self.problems.append(f'"{term.raw}" needs a source name, like source:bbc.')
+            self.problems.append(Issue.of(
+                N_('"%(term)s" needs a source name, like source:bbc.'), {"term": term.raw}))
 
     def _add_time(self, term: _Term) -> None:
         value = term.body.strip().translate(_DIGITS)
         moment = _parse_moment(value, self.now, end_of_day=term.operator == "until")
         if moment is None:
-            what = "needs" if not value else "is not"
-            self.problems.append(f'"{term.raw}" {what} a date or an age like 7d.')
+            template = (N_('"%(term)s" is not a date or an age like 7d.') if value
+                        else N_('"%(term)s" needs a date or an age like 7d.'))
+            self.problems.append(Issue.of(template, {"term": term.raw}))
         elif term.operator == "since":
             self.since = moment if self.since is None else max(self.since, moment)
         else:
@@ -227,11 +257,12 @@ class _Parts:
     def build(self) -> Query:
         terms = list(self.terms)
         if len(terms) > MAX_TERMS:
-            self.problems.append(f"Only the first {MAX_TERMS} search terms were used.")
+            self.problems.append(Issue.of(N_("Only the first %(count)d search terms were used."),
+                                          {"count": MAX_TERMS}))
             terms = terms[:MAX_TERMS]
         if self.since is not None and self.until is not None and self.since >= self.until:
-            self.problems.append("The since: date is not before the until: date,"
-                                 " so nothing can match.")
+            self.problems.append(Issue.of(N_(
+                "The since: date is not before the until: date, so nothing can match.")))
 
         def of(kind: str) -> tuple[tuple[str, ...], ...]:
             return tuple(tokens for found, tokens in terms if found == kind)
@@ -245,7 +276,7 @@ class _Parts:
             sources=tuple(self.sources),
             since=self.since,
             until=self.until,
-            problems=tuple(dict.fromkeys(self.problems)),
+            issues=tuple(dict.fromkeys(self.problems)),
         )
 
 

@@ -1,9 +1,11 @@
-"""One article in full: the English translation or the Arabic original, as messages.
+"""One article in full: the English translation or the original, as messages.
 
 Pure functions over a stored article, for both formats of bot.digest (PlainText for the
 terminal, TelegramHTML for the bot). Messages are split between paragraphs so that each fits
 Telegram's limit; only a paragraph too long on its own is split, between sentences. Raw text
 is split before it is escaped and marked up, so no cut ever falls inside a tag or an entity.
+The labels around the article are in the reader's interface ``language`` (English for the
+terminal); the original's language is named from the article's own.
 """
 
 from __future__ import annotations
@@ -12,17 +14,29 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.digest import TELEGRAM_LIMIT, Markup, isolate, pack_blocks, relative_time, visible_length
-from bot.languages import has_translation
+from bot.digest import (
+    TELEGRAM_LIMIT,
+    Markup,
+    isolate,
+    local_date,
+    pack_blocks,
+    relative_time,
+    visible_length,
+)
+from bot.i18n import DEFAULT_LANGUAGE, N_, Gettext, gettext_for
+from bot.languages import UNDETERMINED, has_translation, language_name
 from bot.store import StoredArticle
 from bot.textnorm import arabic_ratio, split_paragraphs, split_sentences
 
 # Ids come from SQLite's rowid; anything larger is a typo or a probe, refused unqueried.
 MAX_ARTICLE_ID = 2**31 - 1
-NOT_TRANSLATED = "[not translated]"
-ORIGINAL_LANGUAGE_NOTE = "Not translated: shown in its original language."
-PARTLY_TRANSLATED_NOTE = "Sentences the model could not translate are shown in Arabic."
-NO_TEXT = "The source gave no text beyond the headline."
+NOT_TRANSLATED = N_("[not translated]")
+ORIGINAL_LANGUAGE_NOTE = N_("Not translated: shown in its original language.")
+# %(language)s: the article's language, e.g. "Arabic".
+PARTLY_TRANSLATED_NOTE = N_("Sentences the model could not translate are shown in "
+                            "%(language)s.")
+NO_TEXT = N_("The source gave no text beyond the headline.")
+ORIGINAL_LABEL = N_("%(language)s original")
 RLM = "\u200f"  # a strong right-to-left character: Arabic lines stay right-aligned
 _RECENT = timedelta(days=7)
 
@@ -43,35 +57,51 @@ def is_untranslated_sentence(sentence: str) -> bool:
 
 
 def render_article(article: StoredArticle, markup: Markup, now: datetime, *,
-                   timezone: str = "UTC", limit: int = TELEGRAM_LIMIT) -> list[str]:
+                   timezone: str = "UTC", limit: int = TELEGRAM_LIMIT,
+                   language: str = DEFAULT_LANGUAGE) -> list[str]:
     """The article in English (title, source, date, link, then every paragraph) as messages
-    of at most ``limit`` UTF-16 units each; the date is shown in ``timezone``."""
-    when = _when(article.published, now, timezone)
+    of at most ``limit`` UTF-16 units each; the date is shown in ``timezone``, the labels in
+    the interface ``language``."""
+    _ = gettext_for(language)
+    when = _when(article.published, now, timezone, language)
     if not is_translated(article):
-        header = _header(article, article.title_original, markup, when, ORIGINAL_LANGUAGE_NOTE)
+        header = _header(article, article.title_original, markup, when,
+                         _(ORIGINAL_LANGUAGE_NOTE))
         return _pack(header, article.text_original, lambda raw: _plain(raw, markup), markup,
-                     limit)
+                     limit, _)
     title = article.title_translated or article.title_original
     paragraphs = split_paragraphs(article.text_translated)
     partly = any(is_untranslated_sentence(s)
                  for s in [title, *(s for p in paragraphs for s in split_sentences(p))])
-    header = _header(article, title, markup, when, PARTLY_TRANSLATED_NOTE if partly else None)
+    note = _(PARTLY_TRANSLATED_NOTE) % {"language": language_name(article.language, _)}
+    header = _header(article, title, markup, when, note if partly else None)
     if is_untranslated_sentence(title):
-        header = _marked(markup) + header
-    return _pack(header, article.text_translated, lambda raw: _translated(raw, markup), markup,
-                 limit)
+        header = _marked(markup, _) + header
+    return _pack(header, article.text_translated,
+                 lambda raw: _translated(raw, markup, _), markup, limit, _)
 
 
 def render_original(article: StoredArticle, markup: Markup, *, timezone: str = "UTC",
-                    limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """The Arabic title and text as messages, every line starting right-to-left."""
-    label = "Arabic original" if article.language == "ar" else "Original"
+                    limit: int = TELEGRAM_LIMIT, language: str = DEFAULT_LANGUAGE) -> list[str]:
+    """The original title and text as messages, every line starting right-to-left, under a
+    label naming the article's language in the interface ``language``."""
+    _ = gettext_for(language)
     header = "\n".join([
-        markup.italic(label),
+        markup.italic(original_label(article.language, _)),
         RLM + markup.link(article.title_original, article.url),
-        markup.italic(f"{isolate(article.feed_name)} · {_date(article.published, timezone)}"),
+        markup.italic(f"{isolate(article.feed_name)} · "
+                      f"{_date(article.published, timezone, language)}"),
     ])
-    return _pack(header, article.text_original, lambda raw: _rtl(raw, markup), markup, limit)
+    return _pack(header, article.text_original, lambda raw: _rtl(raw, markup), markup, limit,
+                 _)
+
+
+def original_label(article_language: str, _: Gettext) -> str:
+    """The label above an original: "Arabic original", "Persian original"…, or "Original"
+    when its language is unknown."""
+    if article_language in (UNDETERMINED, ""):
+        return _("Original")
+    return _(ORIGINAL_LABEL) % {"language": language_name(article_language, _)}
 
 
 def _header(article: StoredArticle, title: str, markup: Markup, when: str,
@@ -84,23 +114,26 @@ def _header(article: StoredArticle, title: str, markup: Markup, when: str,
     return "\n".join(lines)
 
 
-def _when(published: datetime, now: datetime, timezone: str) -> str:
+def _when(published: datetime, now: datetime, timezone: str, language: str) -> str:
     """The date, and how long ago while that is still a useful hint."""
-    when = _date(published, timezone)
-    return f"{when} ({relative_time(published, now)})" if now - published < _RECENT else when
+    when = _date(published, timezone, language)
+    if now - published < _RECENT:
+        return f"{when} ({relative_time(published, now, language)})"
+    return when
 
 
-def _date(moment: datetime, timezone: str) -> str:
-    return f"{moment.astimezone(ZoneInfo(timezone)):%d %b %Y, %H:%M} {timezone}"
+def _date(moment: datetime, timezone: str, language: str) -> str:
+    local = moment.astimezone(ZoneInfo(timezone))
+    return f"{local_date(local, language)}, {local:%H:%M} {timezone}"
 
 
 def _pack(header: str, text: str, render: Callable[[str], str], markup: Markup,
-          limit: int) -> list[str]:
+          limit: int, _: Gettext) -> list[str]:
     blocks = [header]
     for paragraph in split_paragraphs(text):
         blocks += _paragraph_blocks(paragraph, render, markup, limit)
     if len(blocks) == 1:
-        blocks.append(markup.italic(NO_TEXT))
+        blocks.append(markup.italic(_(NO_TEXT)))
     return pack_blocks(blocks, limit, markup)
 
 
@@ -141,16 +174,16 @@ def _fitting(raw: str, render: Callable[[str], str], markup: Markup,
             + _fitting(raw[cut:].lstrip(), render, markup, limit))
 
 
-def _marked(markup: Markup) -> str:
-    return markup.italic(NOT_TRANSLATED) + " "
+def _marked(markup: Markup, _: Gettext) -> str:
+    return markup.italic(_(NOT_TRANSLATED)) + " "
 
 
-def _translated(raw: str, markup: Markup) -> str:
+def _translated(raw: str, markup: Markup, _: Gettext) -> str:
     """A translated paragraph; sentences left in Arabic get a marker and are isolated."""
     sentences = split_sentences(raw)
     if not any(is_untranslated_sentence(s) for s in sentences):
         return markup.text(raw)
-    return " ".join(_marked(markup) + markup.text(isolate(s)) if is_untranslated_sentence(s)
+    return " ".join(_marked(markup, _) + markup.text(isolate(s)) if is_untranslated_sentence(s)
                     else markup.text(s) for s in sentences)
 
 

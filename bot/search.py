@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.analysis import is_arabic
+from bot.i18n import N_, Gettext
 from bot.query import MAX_QUERY_CHARS, Query, parse_query
 from bot.snippets import Snippet, make_snippet
 from bot.store import StoredArticle
@@ -62,12 +63,14 @@ class SearchPage:
     unknown_sources: tuple[str, ...] = field(default=())
 
 
-def query_problem(text: str, now: datetime | None = None) -> str | None:
-    """Why ``text`` cannot be searched as typed, in one short sentence; None when it can."""
+def query_problem(text: str, now: datetime | None = None, _: Gettext = N_) -> str | None:
+    """Why ``text`` cannot be searched as typed, in one short sentence (English, or through
+    ``_``, a chat's gettext); None when it can."""
     if len(text) > MAX_QUERY_CHARS:
-        return f"That search is too long (max {MAX_QUERY_CHARS} characters)."
+        return _("That search is too long (max %(count)d characters).") % {
+            "count": MAX_QUERY_CHARS}
     if parse_query(text, now or datetime.now(UTC)).empty:
-        return "There are no words to search for in that. Try e.g. /search central bank."
+        return _("There are no words to search for in that. Try e.g. /search central bank.")
     return None
 
 

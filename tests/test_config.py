@@ -228,3 +228,11 @@ def test_operator_keys_feeds_languages_and_metrics(tmp_path: Path) -> None:
 def test_bad_operator_values_name_the_key(raw: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         settings_from_mapping(raw)
+
+
+def test_operational_alerts_go_to_the_admin_chat_else_each_admin() -> None:
+    from bot.config import TelegramSettings
+
+    assert TelegramSettings(admins=(5, 7, 5)).alert_chats == (5, 7)
+    assert TelegramSettings(admins=(5, 7), admin_chat=-1001).alert_chats == (-1001,)
+    assert TelegramSettings().alert_chats == ()

@@ -30,7 +30,7 @@ from bot.doctor import Check, Options, run_checks
 from bot.feed_health import PROBE_EVERY
 from bot.store.migrations import MIGRATIONS
 
-LINE = re.compile(r"^(?P<mark>[✔✘]) (?P<name>[a-z ]+): (?P<rest>.*)$")
+LINE = re.compile(r"^(?P<mark>[✔✘–]) (?P<name>[a-z ]+): (?P<rest>.*)$")
 CHECKS = ("configuration", "database", "model", "language pairs", "token", "feeds", "disk",
           "paused feeds")
 
@@ -51,7 +51,7 @@ def doctor(site: BotSite, *args: str, token: str | None = None,
     for text in result.stdout.splitlines():
         match = LINE.match(text)
         assert match, f"not a check line: {text!r}\n{result.output}"
-        lines[match["name"]] = (match["mark"] == "✔", match["rest"])
+        lines[match["name"]] = (match["mark"] != "✘", match["rest"])
     return result, lines
 
 
@@ -108,7 +108,7 @@ def test_the_token_is_checked_with_getme_and_never_printed(site: BotSite) -> Non
     result, lines = doctor(site, "--skip-feeds", "--min-free", "0", token=wrong,
                            config=unreachable)
     assert not lines["token"][0] and lines["token"][1].startswith("no answer from 127.0.0.1:")
-    assert wrong not in result.output and "feeds" not in lines
+    assert wrong not in result.output and lines["feeds"] == (True, "skipped (--skip-feeds)")
     empty = doctor(site, "--skip-feeds", "--min-free", "0", token="")[1]
     assert empty["token"][1].startswith("telegram.token is empty — fix: set "
                                         "$NASHRA_TELEGRAM_TOKEN")
@@ -162,6 +162,8 @@ def test_a_corrupt_database(site: BotSite) -> None:
     assert "fix: stop the bot and restore the latest backup" in text
     assert passing(lines, "configuration", "model", "disk")
     assert lines["paused feeds"][1].startswith("skipped")
+    assert lines["token"] == (True, "skipped (--offline)")
+    assert lines["feeds"] == (True, "skipped (--offline)")
 
 
 def test_a_database_behind_is_not_migrated_silently(site: BotSite, tmp_path: Path) -> None:
@@ -255,8 +257,8 @@ def test_a_crashing_check_does_not_stop_the_others(site: BotSite,
     checks = list(run_checks(str(site.config), Options(network=False, min_free_bytes=0,
                                                        environ={})))
     names = [check.name for check in checks]
-    assert names == ["configuration", "database", "model", "language pairs", "disk",
-                     "paused feeds"]
+    assert names == list(CHECKS)
+    assert [c.name for c in checks if c.skipped] == ["token", "feeds"]
     model = checks[2]
     assert model.line == ("✘ model: the check itself failed (RuntimeError) — fix: run "
                           "`nashra -v doctor` for details and report it")

@@ -5,7 +5,6 @@ output is piped."""
 from __future__ import annotations
 
 import fcntl
-import http.server
 import logging
 import os
 import pty
@@ -14,13 +13,13 @@ import struct
 import subprocess
 import sys
 import termios
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from support.feed_server import FeedServer
 from support.observability import GONE_FEED, GOOD_FEED, STORIES, write_config
+from support.payload_server import serving_bytes
 
 from bot.progress import CLEAR, StatusLine
 
@@ -100,25 +99,8 @@ def test_fetch_draws_nothing_when_piped(config: Path) -> None:
 
 @pytest.fixture
 def package_url(argos_package: Path) -> Iterator[str]:
-    payload = argos_package.read_bytes()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/translate-ar_en-1_0.argosmodel"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_bytes(argos_package.read_bytes()) as url:
+        yield url
 
 
 def test_models_install_shows_bytes_on_a_terminal_and_nothing_when_piped(

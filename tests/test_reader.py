@@ -118,7 +118,7 @@ def test_untranslated_sentences_are_marked_and_isolated() -> None:
     text = f"The minister spoke. {ARABIC_SENTENCE} Talks continue.\n\nAll else is English."
     [message] = render_article(stored(text_translated=text), TelegramHTML(), NOW)
     shown, entities = parsed(message)
-    assert PARTLY_TRANSLATED_NOTE in shown
+    assert PARTLY_TRANSLATED_NOTE % {"language": "Arabic"} in shown
     expected = f"The minister spoke. {NOT_TRANSLATED} {FSI}{ARABIC_SENTENCE}{PDI} Talks continue."
     assert expected in shown
     marker_at = utf16_len(shown[:shown.index(expected)]) + len("The minister spoke. ")
@@ -132,7 +132,7 @@ def test_an_untranslated_title_is_marked_too() -> None:
     article = stored(title_translated="البنك المركزي يخفض الفائدة")
     shown, _entities = parsed(render_article(article, TelegramHTML(), NOW)[0])
     assert shown.startswith(f"{NOT_TRANSLATED} البنك المركزي")
-    assert PARTLY_TRANSLATED_NOTE in shown
+    assert PARTLY_TRANSLATED_NOTE % {"language": "Arabic"} in shown
 
 
 @pytest.mark.parametrize("language", ["und", "en"])

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 from support.dict_cache import DictCache
+from support.payload_server import serving_bytes
 from support.synthetic_model import ArgosPackageFactory
 
 import bot.modelstore
@@ -173,27 +174,11 @@ def test_new_model_for_the_pair_replaces_the_old_one(
 def test_install_from_index_downloads_with_progress(
         store: ModelStore, argos_package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     payload = argos_package.read_bytes()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/translate-ar_en-1_0.argosmodel"
-    monkeypatch.setattr(bot.modelstore, "_index_package",
-                        lambda source, target: SimpleNamespace(links=[url]))
     seen: list[tuple[int, int | None]] = []
-    try:
+    with serving_bytes(payload) as url:
+        monkeypatch.setattr(bot.modelstore, "_index_package",
+                            lambda source, target: SimpleNamespace(links=[url]))
         info = store.install_from_index("ar", "en", progress=lambda d, t: seen.append((d, t)))
-    finally:
-        server.shutdown()
     assert store.installed() == [info]
     assert seen[-1] == (len(payload), len(payload))
     assert not [p for p in store.root.iterdir() if p.name.startswith(".") and p.name != ".lock"]

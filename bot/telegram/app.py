@@ -151,7 +151,8 @@ async def _open(app: NashraApp, settings: Settings, model: ModelInfo, role: Role
         if chat is not None:
             reschedule(store, chat)
 
-    outbox = Outbox(app.bot, store, settings.telegram.admins, on_chat_change=chat_changed)
+    # Undeliverable messages and a failing database are operational alerts too.
+    outbox = Outbox(app.bot, store, settings.telegram.alert_chats, on_chat_change=chat_changed)
     svc = Services(settings, store, fetcher, translator, outbox, role=role,
                    leader=LeaderLock(settings.database))
     app.bot_data[SERVICES_KEY] = svc

@@ -228,7 +228,8 @@ async def import_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     added = services(context).store.import_feeds(pending.feeds, datetime.now(UTC))
     await answer(update, _("Imported"))
-    await edit(update, ntexts(update, context)(
+    ngettext = ntexts(update, context)
+    await edit(update, ngettext(
         "Imported %(n)d feed. New articles arrive with the next refresh.",
         "Imported %(n)d feeds. New articles arrive with the next refresh.", added)
         % {"n": added}, None)
@@ -248,8 +249,8 @@ async def export_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     data = await asyncio.to_thread(export_opml, state_feeds(feeds), created=now)
     message = update.effective_message
     assert message is not None
-    caption = ntexts(update, context)("%(n)d feed, with categories as folders.",
-                                      "%(n)d feeds, with categories as folders.",
-                                      len(feeds)) % {"n": len(feeds)}
+    ngettext = ntexts(update, context)
+    caption = ngettext("%(n)d feed, with categories as folders.",
+                       "%(n)d feeds, with categories as folders.", len(feeds)) % {"n": len(feeds)}
     await message.reply_document(
         InputFile(data, filename=f"nashra-feeds-{now:%Y-%m-%d}.opml"), caption=caption)

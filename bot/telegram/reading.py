@@ -1,4 +1,4 @@
-"""Reading one article in full: /read ID, a tapped /read_<id>, the Arabic original button."""
+"""Reading one article in full: /read ID, a tapped /read_<id>, the original's button."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.digest import TelegramHTML
-from bot.i18n import N_, Gettext
-from bot.reader import is_translated, render_article, render_original, valid_article_id
+from bot.i18n import N_, Gettext, translation
+from bot.reader import (
+    is_translated,
+    original_label,
+    render_article,
+    render_original,
+    valid_article_id,
+)
 from bot.store import StoredArticle
-from bot.telegram.common import INVALID_BUTTON, answer, parse_id, reply, texts
+from bot.telegram.common import INVALID_BUTTON, answer, parse_id, reply, update_language
 from bot.telegram.services import services
 
 READ_PREFIX = "/read_"
@@ -30,11 +36,11 @@ def no_article(article_id: int, _: Gettext) -> str:
 
 def original_button(article: StoredArticle, _: Gettext) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[InlineKeyboardButton(
-        _("Arabic original"), callback_data=f"{ORIGINAL_PREFIX}{article.id}")]])
+        original_label(article.language, _), callback_data=f"{ORIGINAL_PREFIX}{article.id}")]])
 
 
 async def read_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/read ID: the whole article in English, with a button for the Arabic original."""
+    """/read ID: the whole article in English, with a button for the original."""
     args = context.args or []
     await read_article(update, context, args[0] if len(args) == 1 else "")
 
@@ -52,11 +58,12 @@ async def read_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def original_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The "Arabic original" button (``orig:<id>``): the Arabic title and text."""
+    """The original's button ("Arabic original", ``orig:<id>``): its title and text."""
     query = update.callback_query
     assert query is not None and query.data is not None
     article_id = parse_id(query.data.removeprefix(ORIGINAL_PREFIX))
-    _ = texts(update, context)
+    language = update_language(update, context)
+    _ = translation(language).gettext
     if article_id is None or not valid_article_id(article_id):
         await answer(update, _(INVALID_BUTTON), alert=True)
         return
@@ -65,14 +72,16 @@ async def original_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         await answer(update, no_article(article_id, _), alert=True)
         return
     await answer(update)
-    messages = render_original(article, TelegramHTML(), timezone=_timezone(update, context))
+    messages = render_original(article, TelegramHTML(), timezone=_timezone(update, context),
+                               language=language)
     await _send(update, article, messages, None, _)
 
 
 async def read_article(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
     """The article whose id is ``text``, in full, or why not."""
     article_id = parse_id(text)
-    _ = texts(update, context)
+    language = update_language(update, context)
+    _ = translation(language).gettext
     if article_id is None:
         await reply(update, _(USAGE))
         return
@@ -82,7 +91,7 @@ async def read_article(update: Update, context: ContextTypes.DEFAULT_TYPE, text:
         await reply(update, no_article(article_id, _))
         return
     messages = render_article(article, TelegramHTML(), datetime.now(UTC),
-                              timezone=_timezone(update, context))
+                              timezone=_timezone(update, context), language=language)
     buttons = original_button(article, _) if is_translated(article) else None
     await _send(update, article, messages, buttons, _)
 

@@ -43,7 +43,7 @@ async def search_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if not text:
         await reply(update, esc(query_help(_)))
         return
-    problem = query_problem(text)
+    problem = query_problem(text, None, _)
     if problem:
         await reply(update, esc(problem))
         return
@@ -105,8 +105,8 @@ def _remember_search(context: ContextTypes.DEFAULT_TYPE, text: str) -> str:
 def render_search(page: SearchPage, language: str = DEFAULT_LANGUAGE) -> str:
     """The page as HTML: what was searched, notes, then one block per story."""
     _ = translation(language).gettext
-    asked = esc(page.query.describe() or page.text)
-    notes = [f"<i>{esc(problem)}</i>" for problem in page.query.problems]
+    asked = esc(page.query.describe(_) or page.text)
+    notes = [f"<i>{esc(issue.text(_))}</i>" for issue in page.query.issues]
     notes += [_("<i>No source matches “%(name)s”; /sources lists them.</i>") % {
         "name": esc(name)} for name in page.unknown_sources]
     if not page.hits:
