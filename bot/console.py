@@ -215,9 +215,17 @@ def feeds_table(states: Sequence[FeedState], now: datetime) -> str:
         errors = str(feed.error_count)
         if feed.last_error:
             errors += f" ({clip(feed.last_error, 50)})"
-        rows.append([clip(feed.name, 30), clip(feed.url, 60), last, str(feed.article_count),
-                     errors])
-    return table(["Feed", "URL", "Last fetch", "Articles", "Errors"], rows)
+        rows.append([clip(feed.name, 30), clip(feed.category, 20), clip(feed.url, 60), last,
+                     str(feed.article_count), errors, _feed_state(feed, now)])
+    return table(["Feed", "Category", "URL", "Last fetch", "Articles", "Errors", "State"], rows)
+
+
+def _feed_state(feed: FeedState, now: datetime) -> str:
+    if not feed.active:
+        return "removed"
+    if feed.paused_at:
+        return f"paused {relative_time(feed.paused_at, now)}"
+    return "active"
 
 
 def models_table(models: Sequence[ModelInfo]) -> str:

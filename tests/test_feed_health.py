@@ -341,3 +341,19 @@ def test_a_notice_queued_elsewhere_while_the_bot_runs_and_resumefeed_with_an_id(
             assert empty["text"] == "No source is paused."
 
     asyncio.run(scenario())
+
+
+def test_feeds_list_shows_each_feeds_category_and_whether_it_is_paused() -> None:
+    from bot import console
+    from bot.models import FeedState
+
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    table = console.feeds_table([
+        FeedState(1, "https://gulf.example/rss", "الخليج", category="News / Gulf"),
+        FeedState(2, "https://gone.example/rss", "Gone", error_count=400,
+                  paused_at=now - timedelta(days=2)),
+    ], now).splitlines()
+    assert table[0].split() == ["Feed", "Category", "URL", "Last", "fetch", "Articles",
+                                "Errors", "State"]
+    assert "News / Gulf" in table[2] and table[2].rstrip().endswith("active")
+    assert "paused 2 days ago" in table[3]
