@@ -212,7 +212,7 @@ def test_config_error_exits_2(tmp_path: Path) -> None:
 def test_feeds_list_and_models_list(site: Site) -> None:
     nashra(site, "fetch")
     feeds = nashra(site, "feeds", "list").stdout
-    assert re.search(r"^content .* just now +2 +0$", feeds, re.M), feeds
+    assert re.search(r"^content .* just now +2 +0 +active$", feeds, re.M), feeds
     assert re.search(r"^missing .* 0 +1 \(fetch: HTTP 404", feeds, re.M), feeds
     models = nashra(site, "models", "list").stdout
     assert "ar→en" in models and "1.0" in models
