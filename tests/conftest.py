@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.bot_harness import site  # noqa: F401
 from support.fake_telegram import fake_telegram  # noqa: F401
 from support.feed_server import feed_server  # noqa: F401
 from support.postgres import (

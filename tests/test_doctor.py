@@ -35,12 +35,6 @@ CHECKS = ("configuration", "database", "model", "language pairs", "token", "feed
           "paused feeds")
 
 
-@pytest.fixture
-def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
-         argos_package: Path) -> BotSite:
-    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package)
-
-
 def doctor(site: BotSite, *args: str, token: str | None = None,
            config: Path | None = None) -> tuple[Result, dict[str, tuple[bool, str]]]:
     """Run `nashra doctor` (disk threshold 0 unless given); its lines by check name."""

@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.bot_harness import READER, BotSite, button_data, make_bot_site, press, running_bot, say
-from support.fake_telegram import FakeTelegram
-from support.feed_server import FeedServer
+from support.bot_harness import READER, BotSite, button_data, press, running_bot, say
 from support.offline_services import offline_services
 
 from bot.config import FeedConfig
@@ -121,12 +119,6 @@ def test_ages_and_dates_follow_arabic_plurals(age: timedelta, english: str,
                                               arabic: str) -> None:
     assert relative_time(NOW - age, NOW) == english
     assert plain(relative_time(NOW - age, NOW, "ar")) == arabic
-
-
-@pytest.fixture
-def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
-         argos_package: Path) -> BotSite:
-    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package)
 
 
 def read(message: dict[str, Any]) -> str:

@@ -7,13 +7,10 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
-from support.bot_harness import READER, BotSite, button_data, make_bot_site, press, running_bot, say
+from support.bot_harness import READER, BotSite, button_data, press, running_bot, say
 from support.fake_telegram import FakeTelegram
-from support.feed_server import FeedServer
 
 from bot.digest import PlainText, TelegramHTML, local_date, relative_time, render_header
 from bot.i18n import FSI, LRI, PDI
@@ -46,12 +43,6 @@ def article(feed_id: int, key: str, **fields: Any) -> Article:
         model="ar-en@1.0", untranslated=True)
     values.update(fields)
     return Article(**values)
-
-
-@pytest.fixture
-def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
-         argos_package: Path) -> BotSite:
-    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package)
 
 
 def add_articles(site: BotSite) -> dict[str, int]:

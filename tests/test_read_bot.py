@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from support.bot_harness import READER, BotSite, button_data, make_bot_site, press, running_bot, say
+from support.bot_harness import READER, BotSite, button_data, press, running_bot, say
 from support.fake_telegram import DEFAULT_BOT_USERNAME, FakeTelegram
-from support.feed_server import FeedServer
 
 from bot.cli import main
 from bot.digest import TelegramHTML
@@ -50,12 +48,6 @@ def article(feed_id: int, key: str, **fields: Any) -> Article:
         text_translated="One short paragraph.", model="ar-en@1.0")
     values.update(fields)
     return Article(**values)
-
-
-@pytest.fixture
-def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
-         argos_package: Path) -> BotSite:
-    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package)
 
 
 def add_articles(site: BotSite) -> dict[str, int]:

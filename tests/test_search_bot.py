@@ -8,23 +8,14 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-from support.bot_harness import READER, BotSite, button_data, make_bot_site, running_bot, say
-from support.fake_telegram import FakeTelegram
-from support.feed_server import FeedServer
+from support.bot_harness import READER, BotSite, button_data, running_bot, say
 
 from bot.query import Query
 from bot.store import Store, StoredArticle
 from bot.store.search import Match, SearchReader, SearchScope
-
-
-@pytest.fixture
-def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
-         argos_package: Path) -> BotSite:
-    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package)
 
 
 class GatedReader:

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
-from support.bot_harness import READER, BotSite, button_data, make_bot_site, press, running_bot, say
-from support.fake_telegram import FakeTelegram
-from support.feed_server import FeedServer
+from support.bot_harness import READER, BotSite, button_data, press, running_bot, say
 
 from bot.telegram.common import INVALID_BUTTON, NOT_MANAGER
 from bot.telegram.wordlists import GONE, MAX_WORDS
@@ -24,12 +20,6 @@ FSI, PDI = "\u2068", "\u2069"
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
-
-
-@pytest.fixture
-def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
-         argos_package: Path) -> BotSite:
-    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package)
 
 
 def plain(message: dict[str, Any] | None) -> str:

@@ -20,8 +20,7 @@ from support.arabic_samples import (
     article_path,
     summary_only_rss,
 )
-from support.bot_harness import READER, BotSite, bot_process, make_bot_site
-from support.fake_telegram import FakeTelegram
+from support.bot_harness import READER, BotSite, bot_process
 from support.feed_server import FeedServer
 
 from bot.telegram.schedule import TICK_ENV
@@ -121,12 +120,6 @@ def test_kill_9_at_any_point_of_a_refresh(tmp_path: Path, feed_server: FeedServe
     out, err = again.communicate(timeout=300)
     assert "sentences translated: 0" in out
     assert out.splitlines()[-1].startswith("0 new articles")
-
-
-@pytest.fixture
-def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
-         argos_package: Path) -> BotSite:
-    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package)
 
 
 def test_schedule_survives_kill_9(site: BotSite, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,22 +6,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
 from support.bot_harness import (
     ADMIN,
     READER,
     BotSite,
     button_data,
-    make_bot_site,
     press,
     running_bot,
     say,
 )
 from support.fake_telegram import FakeTelegram
-from support.feed_server import FeedServer
 
 from bot.models import Chat
 from bot.query import parse_query
@@ -44,12 +40,6 @@ NOT_A_SOURCE = "That source is no longer available."
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
-
-
-@pytest.fixture
-def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
-         argos_package: Path) -> BotSite:
-    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package)
 
 
 def settings_of(site: BotSite, chat_id: int) -> tuple[Any, ...]:

@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
-from support.bot_harness import READER, BotSite, make_bot_site, press, running_bot, say
-from support.fake_telegram import FakeTelegram
-from support.feed_server import FeedServer
+from support.bot_harness import READER, BotSite, press, running_bot, say
 
 from bot.config import load_settings
 from bot.models import ModelInfo
@@ -24,12 +21,6 @@ from bot.telegram.ratelimit import (
 )
 
 OTHER = 1002
-
-
-@pytest.fixture
-def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
-         argos_package: Path) -> BotSite:
-    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package)
 
 
 def test_sliding_window_warns_once_then_drops_then_frees() -> None:

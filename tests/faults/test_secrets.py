@@ -18,13 +18,11 @@ from support.bot_harness import (
     BotSite,
     bot_process,
     button_data,
-    make_bot_site,
     press,
     running_bot,
     say,
 )
-from support.fake_telegram import DROPPED, FakeTelegram
-from support.feed_server import FeedServer
+from support.fake_telegram import DROPPED
 from telegram.error import InvalidToken, NetworkError
 
 from bot import console
@@ -40,12 +38,6 @@ def token_forms(token: str) -> list[str]:
 def assert_no_token(text: str, token: str) -> None:
     for form in token_forms(token):
         assert form not in text, f"{form!r} leaked:\n{text[-3000:]}"
-
-
-@pytest.fixture
-def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
-         argos_package: Path) -> BotSite:
-    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package)
 
 
 def test_redact_covers_every_form_of_a_token() -> None:

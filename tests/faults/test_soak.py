@@ -13,11 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from support.arabic_samples import ARTICLES, register_site
-from support.bot_harness import READER, BotSite, make_bot_site, running_bot
-from support.fake_telegram import FakeTelegram
-from support.feed_server import FeedServer
+from support.bot_harness import READER, BotSite, running_bot
 
 from bot.pipeline import refresh
 from bot.telegram.services import Services
@@ -33,12 +30,6 @@ def resources() -> dict[str, int]:
     rss_kb = int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
     return {"rss_mb": rss_kb // 1024, "fds": len(os.listdir("/proc/self/fd")),
             "threads": threading.active_count(), "tasks": len(asyncio.all_tasks())}
-
-
-@pytest.fixture
-def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
-         argos_package: Path) -> BotSite:
-    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package)
 
 
 async def one_cycle(site: BotSite, svc: Services, cycle: int) -> None:

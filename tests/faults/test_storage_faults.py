@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from support.arabic_samples import register_site
-from support.bot_harness import READER, BotSite, article_variants, make_bot_site, running_bot
-from support.fake_telegram import FakeTelegram
-from support.feed_server import FeedServer
+from support.bot_harness import READER, BotSite, article_variants, running_bot
 
 from bot.cli import main
 from bot.errors import StoreError
@@ -21,12 +19,6 @@ from bot.pipeline import refresh
 from bot.store import Store, base
 from bot.telegram.schedule import run_refresh
 from bot.telegram.services import Services
-
-
-@pytest.fixture
-def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
-         argos_package: Path) -> BotSite:
-    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package)
 
 
 def hold_write_lock(path: Path, seconds: float) -> threading.Thread:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from bot.cli import ensure_model, main
@@ -78,6 +79,13 @@ def make_bot_site(tmp_path: Path, telegram: FakeTelegram, feeds: FeedServer,
     assert fetched.exit_code == 0, fetched.output
     settings = load_settings(str(config), environ={"NASHRA_TELEGRAM_TOKEN": telegram.token})
     return BotSite(telegram, feeds, config, settings)
+
+
+@pytest.fixture
+def site(tmp_path: Path, fake_telegram: FakeTelegram, feed_server: FeedServer,
+         argos_package: Path) -> BotSite:
+    """A bot site on an SQLite file (a test module may define its own ``site``)."""
+    return make_bot_site(tmp_path, fake_telegram, feed_server, argos_package)
 
 
 # In-process scenarios send commands much faster than people do; the per-chat rate limit
